@@ -1,0 +1,159 @@
+//! Start-up: the shared state, the HTTP server bound to its listener, and the stop signal.
+//! Tests and production share this path; tests bind port 0 and read the real address.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use tracing_actix_web::TracingLogger;
+
+use crate::accounts::LoginThrottle;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::{ApiError, extractors};
+use crate::twilio::SmsProvider;
+
+/// The largest JSON body any endpoint accepts.
+pub const MAX_JSON_BYTES: usize = 256 * 1024;
+
+/// What every handler and worker shares.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub sms: SmsProvider,
+    pub login_throttle: LoginThrottle,
+}
+
+impl AppState {
+    /// Opens the database (running migrations) and builds the providers.
+    pub async fn new(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+        let db = Db::open(
+            &settings.database.path,
+            settings.database.pool_size,
+            Duration::from_millis(settings.database.busy_timeout_ms),
+        )
+        .await?;
+        Ok(AppState {
+            sms: SmsProvider::from_settings(&settings)?,
+            login_throttle: LoginThrottle::new(&settings.auth),
+            settings: Arc::new(settings),
+            db,
+            clock,
+        })
+    }
+}
+
+/// A bound, not yet running, daemon.
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+    state: web::Data<AppState>,
+    stop: CancellationToken,
+}
+
+/// Binds the HTTP server on `server.listen` with the given state.
+pub fn build(state: AppState) -> anyhow::Result<Application> {
+    let listen = state.settings.server.listen.clone();
+    let listener = TcpListener::bind(&listen).with_context(|| format!("binding {listen} (server.listen)"))?;
+    let address = listener.local_addr()?;
+    let workers = state.settings.server.workers;
+    let state = web::Data::new(state);
+    crate::ops::prometheus();
+    let data = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(extractors::json))
+            .app_data(web::QueryConfig::default().error_handler(extractors::query))
+            .app_data(web::PathConfig::default().error_handler(extractors::path))
+            .app_data(web::PayloadConfig::new(MAX_JSON_BYTES))
+            .wrap(Compress::default())
+            .wrap(from_fn(crate::ops::record))
+            .wrap(TracingLogger::default())
+            .configure(crate::ops::routes)
+            .configure(crate::accounts::api::routes)
+            .configure(crate::contacts::api::routes)
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::new(
+                    actix_web::http::StatusCode::NOT_FOUND,
+                    "not_found",
+                    "Not found",
+                    "No such endpoint or method; see the README for the API.",
+                ))
+            }))
+    })
+    .workers(workers)
+    .disable_signals()
+    .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    Ok(Application { address, server, state, stop: CancellationToken::new() })
+}
+
+impl Application {
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Fires when the daemon is asked to stop; background workers watch it.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    pub fn server_handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until the server stops.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// Runs until SIGTERM or SIGINT, then stops gracefully: no new connections, requests in flight
+    /// finish, workers drain.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let stop = self.stop.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stop requested; finishing the work in flight");
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+            stop.cancel();
+            handle.stop(true).await;
+        });
+        self.server.await.context("HTTP server")
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,265 @@
+//! The command line: `serve`, `migrate`, `agent add`, `import`, `backup`.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::accounts::api::{AgentInput, add_agent};
+use crate::accounts::model::{LimitOverrides, Role};
+use crate::app::{self, AppState};
+use crate::clock::SystemClock;
+use crate::config::{LogFormat, Settings, Sources};
+
+#[derive(Parser)]
+#[command(name = "tidings", version, about = "The texting backend of a real-estate CRM")]
+pub struct Cli {
+    /// Config file (default: ./tidings.toml when present).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Database file (database.path).
+    #[arg(long, global = true, value_name = "PATH")]
+    database: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Serve {
+        /// Create a demo team, admin, agent and contacts when absent.
+        #[arg(long)]
+        demo: bool,
+        /// Address to bind (server.listen).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// URL Twilio and phones reach us at (server.public_url).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+    },
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Manage agents.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+    /// Import contacts from a CSV file for an agent.
+    Import {
+        /// The agent's email.
+        #[arg(long)]
+        agent: String,
+        /// Import the good rows and report the bad ones instead of refusing the file.
+        #[arg(long)]
+        skip_invalid: bool,
+        file: PathBuf,
+    },
+    /// Copy the database to PATH while the daemon runs (an online, consistent copy).
+    Backup { path: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Add an agent; the password is read from standard input (first line).
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "agent", value_parser = ["agent", "admin"])]
+        role: String,
+        /// Team name; created when absent.
+        #[arg(long)]
+        team: Option<String>,
+        /// ISO 3166 alpha-2 home country (default: defaults.country).
+        #[arg(long)]
+        country: Option<String>,
+        /// IANA time zone (default: defaults.time_zone).
+        #[arg(long)]
+        time_zone: Option<String>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut overrides = Vec::new();
+    if let Some(db) = &cli.database {
+        overrides.push(("database.path", db.display().to_string()));
+    }
+    if let Command::Serve { listen, public_url, .. } = &cli.command {
+        if let Some(l) = listen {
+            overrides.push(("server.listen", l.clone()));
+        }
+        if let Some(u) = public_url {
+            overrides.push(("server.public_url", u.clone()));
+        }
+    }
+    let settings = match Settings::load(&Sources { config_file: cli.config.clone(), overrides }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tidings: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings.log.format);
+    for w in &settings.warnings {
+        tracing::warn!("{w}");
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tidings: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "fatal");
+            eprintln!("tidings: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: &LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { demo, .. } => serve(settings, demo).await,
+        Command::Migrate => {
+            let path = settings.database.path.clone();
+            let ran = tokio::task::spawn_blocking(move || {
+                let mut conn = crate::db::open(&path, Duration::from_secs(5))?;
+                crate::db::migrate(&mut conn, &path)
+            })
+            .await??;
+            println!("schema version {} ({ran} migration(s) applied)", crate::db::schema_version());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Agent { command: AgentCommand::Add { email, name, role, team, country, time_zone } } => {
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password).context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\n', '\r']).to_owned();
+            let state = AppState::new(settings, Arc::new(SystemClock)).await?;
+            let team_id = match team {
+                Some(t) => Some(match state.db.read({
+                    let t = t.clone();
+                    move |c| crate::accounts::store::team_by_name(c, &t)
+                })
+                .await?
+                {
+                    Some(found) => found.id,
+                    None => crate::accounts::api::add_team(&state, &t).await.map_err(api_failure)?.id,
+                }),
+                None => None,
+            };
+            let role = Role::parse(&role).map_err(anyhow::Error::msg)?;
+            let input =
+                AgentInput { email, name, password, role, team_id, country, time_zone, limits: LimitOverrides::default() };
+            let agent = add_agent(&state, input).await.map_err(api_failure)?;
+            println!("agent {} created: {} ({})", agent.id, agent.email, agent.role.as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { agent, skip_invalid, file } => import(settings, &agent, skip_invalid, &file).await,
+        Command::Backup { path } => {
+            if path.exists() {
+                bail!("{} exists; backups never overwrite a file", path.display());
+            }
+            let source = settings.database.path.clone();
+            let target = path.clone();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                let conn = crate::db::open(&source, Duration::from_secs(30))?;
+                let target = target.to_str().context("the backup path is not UTF-8")?;
+                conn.execute("VACUUM INTO ?1", [target]).context("copying the database")?;
+                Ok(())
+            })
+            .await??;
+            println!("backup written to {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn api_failure(e: crate::error::ApiError) -> anyhow::Error {
+    anyhow::anyhow!("{} ({})", e.detail, e.code)
+}
+
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
+    let public_url = settings.server.public_url.clone();
+    let sandbox = settings.sandbox();
+    let state = AppState::new(settings, Arc::new(SystemClock)).await?;
+    if demo && crate::demo::seed(&state).await.map_err(|e| anyhow::anyhow!("{e:#}"))? {
+        tracing::info!("demo data created");
+    }
+    let application = app::build(state)?;
+    let address = application.address();
+    tracing::info!(%address, %public_url, sandbox, "tidings is listening");
+    if demo {
+        println!("{}", crate::demo::instructions(&format!("http://{address}")));
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    application.run_until_signal().await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import(settings: Settings, email: &str, skip_invalid: bool, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let state = AppState::new(settings, Arc::new(SystemClock)).await?;
+    let lookup = email.to_owned();
+    let agent = state
+        .db
+        .read(move |c| crate::accounts::store::agent_by_email(c, &lookup))
+        .await?
+        .with_context(|| format!("there is no agent {email}"))?;
+    let region = agent.country.clone();
+    let parsed = match tokio::task::spawn_blocking(move || crate::contacts::import::parse(&bytes, &region)).await? {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for r in &parsed.rejected {
+        eprintln!("{}:{}: {}", file.display(), r.line, r.reason);
+    }
+    if !parsed.rejected.is_empty() && !skip_invalid {
+        eprintln!(
+            "{} row(s) rejected; nothing imported. Fix them, or pass --skip-invalid to import the rest.",
+            parsed.rejected.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let bar = indicatif::ProgressBar::new(parsed.contacts.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} contacts {per_sec} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let now = state.clock.now();
+    let contacts = parsed.contacts;
+    let progress = bar.clone();
+    let imported = state
+        .db
+        .write(move |tx| crate::contacts::write_imported(tx, agent.id, &contacts, now, |n| progress.set_position(n as u64)))
+        .await?;
+    bar.finish();
+    println!("{imported} contact(s) imported, {} row(s) rejected", parsed.rejected.len());
+    Ok(ExitCode::SUCCESS)
+}

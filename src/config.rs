@@ -1,0 +1,430 @@
+//! Settings, layered: embedded defaults → `tidings.toml` → `TIDINGS_SECTION__KEY` environment
+//! variables (secrets also from `TIDINGS_SECTION__KEY_FILE`) → command-line flags. Validated once
+//! at start-up; a bad value stops start-up with a message naming the key and the fix.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Every key the configuration knows, as `section.key`.
+pub const KEYS: &[&str] = &[
+    "server.listen",
+    "server.public_url",
+    "server.workers",
+    "database.path",
+    "database.pool_size",
+    "database.busy_timeout_ms",
+    "twilio.account_sid",
+    "twilio.auth_token",
+    "twilio.api_key_sid",
+    "twilio.api_key_secret",
+    "twilio.api_base",
+    "twilio.sandbox_numbers",
+    "defaults.country",
+    "defaults.time_zone",
+    "defaults.daily_unique_recipients",
+    "defaults.daily_segments",
+    "defaults.monthly_credits",
+    "auth.token_ttl_hours",
+    "auth.login_attempts_per_minute_per_address",
+    "auth.login_attempts_per_minute_per_email",
+    "log.format",
+];
+
+/// Keys whose values are secrets: they may come from `*_FILE` and are never printed.
+pub const SECRET_KEYS: &[&str] = &["twilio.auth_token", "twilio.api_key_secret"];
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// What loading noticed but did not refuse (unknown variables…), logged once logging is up.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub twilio: TwilioSettings,
+    pub defaults: DefaultSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address the HTTP API binds to (port 0 picks a free port).
+    pub listen: String,
+    /// The URL Twilio and phones reach us at; webhook signatures are checked against it.
+    pub public_url: String,
+    /// HTTP worker threads.
+    pub workers: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            workers: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    pub path: PathBuf,
+    pub pool_size: usize,
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { path: PathBuf::from("./tidings.db"), pool_size: 8, busy_timeout_ms: 5_000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TwilioSettings {
+    /// No account SID → the sandbox SMS provider.
+    pub account_sid: Option<String>,
+    pub auth_token: Option<SecretString>,
+    pub api_key_sid: Option<String>,
+    pub api_key_secret: Option<SecretString>,
+    pub api_base: String,
+    /// Numbers offered by `GET /v1/numbers/available` in sandbox mode.
+    pub sandbox_numbers: Vec<String>,
+}
+
+impl Default for TwilioSettings {
+    fn default() -> Self {
+        Self {
+            account_sid: None,
+            auth_token: None,
+            api_key_sid: None,
+            api_key_secret: None,
+            api_base: "https://api.twilio.com".into(),
+            sandbox_numbers: vec!["+13125550100".into(), "+13125550101".into(), "+13125550102".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DefaultSettings {
+    /// ISO 3166 alpha-2: new agents' home country, the default region for their contacts' numbers.
+    pub country: String,
+    /// IANA time zone of new agents.
+    pub time_zone: String,
+    pub daily_unique_recipients: u32,
+    pub daily_segments: u32,
+    pub monthly_credits: u32,
+}
+
+impl Default for DefaultSettings {
+    fn default() -> Self {
+        Self {
+            country: "US".into(),
+            time_zone: "America/Chicago".into(),
+            daily_unique_recipients: 200,
+            daily_segments: 1_000,
+            monthly_credits: 3_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub token_ttl_hours: u64,
+    pub login_attempts_per_minute_per_address: u32,
+    pub login_attempts_per_minute_per_email: u32,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            token_ttl_hours: 24 * 30,
+            login_attempts_per_minute_per_address: 20,
+            login_attempts_per_minute_per_email: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Text on a terminal, JSON otherwise.
+    #[default]
+    Auto,
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+/// Where settings come from, besides the defaults.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// `--config PATH`; without it `./tidings.toml` is read when present.
+    pub config_file: Option<PathBuf>,
+    /// Flags, as `(key, value)` with `key` one of [`KEYS`].
+    pub overrides: Vec<(&'static str, String)>,
+}
+
+impl Settings {
+    /// Loads the layers from the process environment and validates the result.
+    pub fn load(sources: &Sources) -> anyhow::Result<Settings> {
+        Self::load_from(sources, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given (tests).
+    pub fn load_from(
+        sources: &Sources,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Settings> {
+        let mut figment = Figment::new();
+        match &sources.config_file {
+            Some(path) => {
+                if !path.exists() {
+                    bail!("the config file {} given with --config does not exist", path.display());
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None if Path::new("tidings.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("tidings.toml"));
+            }
+            None => {}
+        }
+        let known: BTreeSet<&str> = KEYS.iter().copied().collect();
+        let mut env_pairs = Vec::new();
+        let mut warnings = Vec::new();
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("TIDINGS_") else { continue };
+            let lower = rest.to_ascii_lowercase();
+            let (key, from_file) = match lower.strip_suffix("_file") {
+                Some(k) => (k.replacen("__", ".", 1), true),
+                None => (lower.replacen("__", ".", 1), false),
+            };
+            if value.is_empty() {
+                // `KEY=` in an env file means "not set", not "set to nothing".
+                continue;
+            }
+            let Some(key) = known.get(key.as_str()).copied() else {
+                warnings.push(format!(
+                    "unknown variable {name} ignored; see the configuration reference in the README"
+                ));
+                continue;
+            };
+            if from_file {
+                if !SECRET_KEYS.contains(&key) {
+                    warnings.push(format!("{name} ignored: only secrets can be read from a *_FILE variable"));
+                    continue;
+                }
+                let text = std::fs::read_to_string(&value)
+                    .with_context(|| format!("{name}: cannot read the secret file {value}"))?;
+                env_pairs.push((key, text.trim_end_matches(['\n', '\r']).to_owned()));
+            } else {
+                env_pairs.push((key, value));
+            }
+        }
+        for (key, value) in env_pairs.into_iter().chain(sources.overrides.iter().cloned()) {
+            figment = figment.merge(Serialized::global(key, env_value(key, &value)));
+        }
+        let mut settings: Settings = figment.extract().map_err(|e| {
+            let key = e.path.join(".");
+            let origin = e.metadata.as_ref().map(|m| m.name.to_string()).unwrap_or_default();
+            anyhow::anyhow!(
+                "configuration {}{}: {} (fix it in {}; see the configuration reference in the README)",
+                if key.is_empty() { String::new() } else { format!("key `{key}`") },
+                if origin.is_empty() { String::new() } else { format!(" from {origin}") },
+                e.kind,
+                if origin.is_empty() { "tidings.toml or the environment".to_string() } else { origin.clone() }
+            )
+        })?;
+        settings.validate()?;
+        settings.warnings = warnings;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        fn fail(key: &str, msg: impl std::fmt::Display) -> anyhow::Error {
+            let env = format!("TIDINGS_{}", key.replacen('.', "__", 1).to_ascii_uppercase());
+            anyhow::anyhow!("configuration key `{key}` ({env}): {msg}")
+        }
+        self.server
+            .listen
+            .parse::<SocketAddr>()
+            .map_err(|_| fail("server.listen", "expected an address such as 127.0.0.1:8080"))?;
+        let url = reqwest::Url::parse(&self.server.public_url)
+            .map_err(|e| fail("server.public_url", format!("not a URL ({e}); e.g. https://texts.example.com")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+            return Err(fail("server.public_url", "expected an http(s) URL without a query"));
+        }
+        if self.server.workers == 0 {
+            return Err(fail("server.workers", "must be at least 1"));
+        }
+        if self.database.pool_size == 0 {
+            return Err(fail("database.pool_size", "must be at least 1"));
+        }
+        reqwest::Url::parse(&self.twilio.api_base)
+            .map_err(|e| fail("twilio.api_base", format!("not a URL ({e})")))?;
+        if let Some(sid) = &self.twilio.account_sid {
+            if !(sid.starts_with("AC") && sid.len() == 34) {
+                return Err(fail("twilio.account_sid", "expected the 34-character SID that starts with AC"));
+            }
+            let has_key = self.twilio.api_key_sid.is_some() && self.twilio.api_key_secret.is_some();
+            if self.twilio.auth_token.is_none() && !has_key {
+                return Err(fail(
+                    "twilio.auth_token",
+                    "an account SID needs an auth token (or twilio.api_key_sid and twilio.api_key_secret); \
+                     set TIDINGS_TWILIO__AUTH_TOKEN_FILE to a file holding it",
+                ));
+            }
+        }
+        if self.twilio.api_key_sid.is_some() != self.twilio.api_key_secret.is_some() {
+            return Err(fail("twilio.api_key_secret", "api_key_sid and api_key_secret go together"));
+        }
+        for n in &self.twilio.sandbox_numbers {
+            if crate::contacts::phone::parse_e164(n).is_none() {
+                return Err(fail("twilio.sandbox_numbers", format!("`{n}` is not a valid E.164 number")));
+            }
+        }
+        crate::accounts::model::Country::parse(&self.defaults.country)
+            .map_err(|e| fail("defaults.country", e))?;
+        crate::accounts::model::TimeZoneName::parse(&self.defaults.time_zone)
+            .map_err(|e| fail("defaults.time_zone", e))?;
+        if self.auth.token_ttl_hours == 0 {
+            return Err(fail("auth.token_ttl_hours", "must be at least 1"));
+        }
+        if self.auth.login_attempts_per_minute_per_address == 0 || self.auth.login_attempts_per_minute_per_email == 0
+        {
+            return Err(fail("auth.login_attempts_per_minute_per_*", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// True when no Twilio account is configured: the sandbox SMS provider is used.
+    pub fn sandbox(&self) -> bool {
+        self.twilio.account_sid.is_none()
+    }
+}
+
+/// Environment and flag values are strings; numbers are read as TOML values (so `42` is a
+/// number and `lots` is refused by the key's type), and the list of sandbox numbers is either a
+/// TOML array or comma-separated.
+fn env_value(key: &str, raw: &str) -> figment::value::Value {
+    use figment::value::Value;
+    if key == "twilio.sandbox_numbers" {
+        return match raw.parse::<Value>() {
+            Ok(v @ Value::Array(..)) => v,
+            _ => Value::from(
+                raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>(),
+            ),
+        };
+    }
+    const NUMERIC: &[&str] = &[
+        "server.workers",
+        "database.pool_size",
+        "database.busy_timeout_ms",
+        "defaults.daily_unique_recipients",
+        "defaults.daily_segments",
+        "defaults.monthly_credits",
+        "auth.token_ttl_hours",
+        "auth.login_attempts_per_minute_per_address",
+        "auth.login_attempts_per_minute_per_email",
+    ];
+    match raw.parse::<Value>() {
+        Ok(v) if NUMERIC.contains(&key) => v,
+        _ => Value::from(raw.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Settings::load_from(&Sources { config_file: Some("/dev/null".into()), overrides: vec![] }, env)
+    }
+
+    #[test]
+    fn defaults_are_valid_and_sandboxed() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.server.listen, "127.0.0.1:8080");
+        assert_eq!(s.database.path, PathBuf::from("./tidings.db"));
+        assert!(s.sandbox());
+    }
+
+    #[test]
+    fn environment_overrides_and_reads_secrets_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "12345\n").unwrap();
+        let s = load(&[
+            ("TIDINGS_SERVER__LISTEN", "0.0.0.0:9000"),
+            ("TIDINGS_DEFAULTS__DAILY_SEGMENTS", "42"),
+            ("TIDINGS_TWILIO__ACCOUNT_SID", "AC00000000000000000000000000000000"),
+            ("TIDINGS_TWILIO__AUTH_TOKEN_FILE", token.to_str().unwrap()),
+            ("TIDINGS_TWILIO__SANDBOX_NUMBERS", "+13125550100, +13125550101"),
+            ("TIDINGS_NO_SUCH__KEY", "x"),
+        ])
+        .unwrap();
+        assert_eq!(s.server.listen, "0.0.0.0:9000");
+        assert_eq!(s.defaults.daily_segments, 42);
+        use secrecy::ExposeSecret;
+        assert_eq!(s.twilio.auth_token.as_ref().unwrap().expose_secret(), "12345");
+        assert_eq!(s.twilio.sandbox_numbers.len(), 2);
+        assert!(s.warnings.iter().any(|w| w.contains("TIDINGS_NO_SUCH__KEY")), "{:?}", s.warnings);
+        assert!(!format!("{s:?}").contains("12345"), "secrets never reach Debug output");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = load(&[("TIDINGS_SERVER__LISTEN", "nowhere")]).unwrap_err().to_string();
+        assert!(err.contains("server.listen") && err.contains("TIDINGS_SERVER__LISTEN"), "{err}");
+        let err = load(&[("TIDINGS_DEFAULTS__TIME_ZONE", "Mars/Olympus")]).unwrap_err().to_string();
+        assert!(err.contains("defaults.time_zone"), "{err}");
+        let err = load(&[("TIDINGS_DEFAULTS__DAILY_SEGMENTS", "lots")]).unwrap_err().to_string();
+        assert!(err.contains("defaults.daily_segments"), "{err}");
+        let err = load(&[("TIDINGS_TWILIO__ACCOUNT_SID", "AC00000000000000000000000000000000")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("twilio.auth_token"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tidings.toml");
+        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap();
+        let err = Settings::load_from(&Sources { config_file: Some(file), overrides: vec![] }, vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn flags_win_over_the_environment() {
+        let s = Settings::load_from(
+            &Sources {
+                config_file: Some("/dev/null".into()),
+                overrides: vec![("server.listen", "127.0.0.1:7000".into())],
+            },
+            vec![("TIDINGS_SERVER__LISTEN".to_string(), "127.0.0.1:9000".to_string())],
+        )
+        .unwrap();
+        assert_eq!(s.server.listen, "127.0.0.1:7000");
+    }
+}

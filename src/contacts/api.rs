@@ -1,0 +1,195 @@
+//! Contact endpoints: create, read, update, delete, list/search, CSV import.
+
+use actix_web::{HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::model::{ContactInput, ContactPatch, Source};
+use super::{import, phone, store};
+use crate::accounts::Authenticated;
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+
+/// The largest CSV file accepted by the API.
+pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/contacts", web::get().to(list))
+        .route("/v1/contacts", web::post().to(create))
+        .service(
+            web::resource("/v1/contacts/import")
+                .app_data(web::PayloadConfig::new(MAX_IMPORT_BYTES))
+                .route(web::post().to(import_csv)),
+        )
+        .route("/v1/contacts/{id}", web::get().to(get))
+        .route("/v1/contacts/{id}", web::patch().to(update))
+        .route("/v1/contacts/{id}", web::delete().to(delete));
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+    body: web::Json<ContactInput>,
+) -> ApiResult<HttpResponse> {
+    let new = body.validate(&me.country, Source::Manual)?;
+    let now = state.clock.now();
+    let contact = state
+        .db
+        .write(move |tx| {
+            let id = store::insert(tx, me.id, &new, now)?;
+            store::get(tx, me.id, id)?.ok_or_else(|| anyhow::anyhow!("contact {id} vanished"))
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/contacts/{}", contact.id)))
+        .json(contact))
+}
+
+async fn get(state: web::Data<AppState>, Authenticated(me): Authenticated, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let contact = state.db.read(move |c| store::get(c, me.id, id)).await?.ok_or_else(|| ApiError::not_found("contact"))?;
+    Ok(HttpResponse::Ok().json(contact))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+    id: web::Path<i64>,
+    body: web::Json<ContactPatch>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let patch = body.into_inner();
+    let now = state.clock.now();
+    let contact = state
+        .db
+        .write(move |tx| {
+            let Some(current) = store::get(tx, me.id, id)? else { return Err(ApiError::not_found("contact").into()) };
+            let source = current.source;
+            let new = patch.apply(&current).validate(&me.country, source).map_err(ApiError::from)?;
+            store::replace(tx, me.id, id, &new, now)?;
+            store::get(tx, me.id, id)?.ok_or_else(|| anyhow::anyhow!("contact {id} vanished"))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(contact))
+}
+
+async fn delete(state: web::Data<AppState>, Authenticated(me): Authenticated, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    if state.db.write(move |tx| store::delete(tx, me.id, id)).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("contact"))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    /// Name or email words, or a number in any format.
+    q: Option<String>,
+    tag: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+fn encode_cursor(c: &store::Cursor) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(c).unwrap_or_default())
+}
+
+fn decode_cursor(s: &str) -> ApiResult<store::Cursor> {
+    URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| ApiError::bad_request("invalid_cursor", "The cursor is not one this API gave out."))
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid_field("limit", "limit is between 1 and 200."));
+    }
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let region = me.country.id();
+    let mut search = store::Search {
+        tag: q.tag.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
+        email: q.email.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()),
+        ..Default::default()
+    };
+    let mut number_term = |term: &str| match phone::search_form(term, region) {
+        Some(e164) => search.e164 = Some(e164),
+        None => search.digits = Some(phone::digits(term)),
+    };
+    if let Some(p) = q.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        if phone::digits(p).is_empty() {
+            return Err(ApiError::invalid_field("phone", "phone needs at least one digit."));
+        }
+        number_term(p);
+    }
+    if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        if text.chars().count() > 200 {
+            return Err(ApiError::invalid_field("q", "q is at most 200 characters."));
+        }
+        if phone::looks_like_number(text) {
+            number_term(text);
+        } else {
+            search.words = text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .take(8)
+                .map(str::to_owned)
+                .collect();
+        }
+    }
+    let (items, next) = state.db.read(move |c| store::list(c, me.id, &search, after.as_ref(), limit)).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "items": items,
+        "next_cursor": next.as_ref().map(encode_cursor),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    /// Import the good rows and report the bad ones, instead of refusing the file.
+    #[serde(default)]
+    skip_invalid: bool,
+}
+
+async fn import_csv(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+    query: web::Query<ImportQuery>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let region = me.country.clone();
+    let parsed = web::block(move || import::parse(&body, &region))
+        .await
+        .map_err(|e| ApiError::internal(e.into()))??;
+    if !parsed.rejected.is_empty() && !query.skip_invalid {
+        return Err(ApiError::invalid(
+            "csv_rejected_rows",
+            format!(
+                "{} row(s) cannot be imported; nothing was imported. Fix them, or send ?skip_invalid=true to import \
+                 the other rows.",
+                parsed.rejected.len()
+            ),
+        )
+        .with("rejected", serde_json::to_value(&parsed.rejected).unwrap_or_default())
+        .with("accepted", parsed.contacts.len()));
+    }
+    let now = state.clock.now();
+    let contacts = parsed.contacts;
+    let imported = state.db.write(move |tx| super::write_imported(tx, me.id, &contacts, now, |_| {})).await?;
+    tracing::info!(agent_id = me.id, imported, rejected = parsed.rejected.len(), "contacts imported");
+    Ok(HttpResponse::Created().json(json!({ "imported": imported, "rejected": parsed.rejected })))
+}

@@ -1,0 +1,254 @@
+//! All SQL of contacts: rows, numbers, tags, search and keyset pagination.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::model::{Address, Contact, NewContact, Source};
+use super::phone::{Label, Phone};
+use crate::db::{millis, timestamp};
+
+pub fn insert(conn: &Connection, agent_id: i64, c: &NewContact, now: jiff::Timestamp) -> anyhow::Result<i64> {
+    let fields = serde_json::to_string(&c.fields)?;
+    conn.prepare_cached(
+        "INSERT INTO contacts (agent_id, first_name, last_name, email, street, city, state, zip, country,
+             time_zone, source, fields, sort_key, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+    )?
+    .execute(params![
+        agent_id,
+        c.first_name,
+        c.last_name,
+        c.email,
+        c.address.street,
+        c.address.city,
+        c.address.state,
+        c.address.zip,
+        c.address.country,
+        c.time_zone,
+        c.source.as_str(),
+        fields,
+        c.sort_key(),
+        millis(now),
+    ])
+    .context("inserting a contact")?;
+    let id = conn.last_insert_rowid();
+    insert_children(conn, agent_id, id, c)?;
+    Ok(id)
+}
+
+fn insert_children(conn: &Connection, agent_id: i64, id: i64, c: &NewContact) -> anyhow::Result<()> {
+    let mut phone = conn.prepare_cached(
+        "INSERT INTO contact_phones (contact_id, agent_id, position, number, label, e164, extension, valid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for (i, p) in c.phones.iter().enumerate() {
+        phone.execute(params![id, agent_id, i as i64, p.number, p.label.as_str(), p.e164, p.extension, p.valid])?;
+    }
+    let mut tag = conn.prepare_cached("INSERT INTO contact_tags (contact_id, agent_id, tag) VALUES (?1, ?2, ?3)")?;
+    for t in &c.tags {
+        tag.execute(params![id, agent_id, t])?;
+    }
+    Ok(())
+}
+
+/// Replaces a contact's content; `Ok(false)` when the agent has no such contact.
+pub fn replace(
+    conn: &Connection,
+    agent_id: i64,
+    id: i64,
+    c: &NewContact,
+    now: jiff::Timestamp,
+) -> anyhow::Result<bool> {
+    let fields = serde_json::to_string(&c.fields)?;
+    let n = conn
+        .prepare_cached(
+            "UPDATE contacts SET first_name = ?3, last_name = ?4, email = ?5, street = ?6, city = ?7, state = ?8,
+                 zip = ?9, country = ?10, time_zone = ?11, fields = ?12, sort_key = ?13, updated_at = ?14
+             WHERE id = ?1 AND agent_id = ?2",
+        )?
+        .execute(params![
+            id,
+            agent_id,
+            c.first_name,
+            c.last_name,
+            c.email,
+            c.address.street,
+            c.address.city,
+            c.address.state,
+            c.address.zip,
+            c.address.country,
+            c.time_zone,
+            fields,
+            c.sort_key(),
+            millis(now),
+        ])
+        .context("updating a contact")?;
+    if n == 0 {
+        return Ok(false);
+    }
+    conn.prepare_cached("DELETE FROM contact_phones WHERE contact_id = ?1")?.execute([id])?;
+    conn.prepare_cached("DELETE FROM contact_tags WHERE contact_id = ?1")?.execute([id])?;
+    insert_children(conn, agent_id, id, c)?;
+    Ok(true)
+}
+
+/// Deletes a contact; `Ok(false)` when the agent has no such contact.
+pub fn delete(conn: &Connection, agent_id: i64, id: i64) -> anyhow::Result<bool> {
+    let n = conn.prepare_cached("DELETE FROM contacts WHERE id = ?1 AND agent_id = ?2")?.execute([id, agent_id])?;
+    Ok(n == 1)
+}
+
+const COLUMNS: &str = "id, first_name, last_name, email, street, city, state, zip, country, time_zone, source, \
+                       fields, created_at, updated_at, sort_key";
+
+fn from_row(r: &Row) -> rusqlite::Result<(Contact, String)> {
+    let source: String = r.get(10)?;
+    let fields: String = r.get(11)?;
+    Ok((
+        Contact {
+            id: r.get(0)?,
+            first_name: r.get(1)?,
+            last_name: r.get(2)?,
+            email: r.get(3)?,
+            address: Address {
+                street: r.get(4)?,
+                city: r.get(5)?,
+                state: r.get(6)?,
+                zip: r.get(7)?,
+                country: r.get(8)?,
+            },
+            time_zone: r.get(9)?,
+            source: Source::parse(&source),
+            fields: serde_json::from_str::<BTreeMap<String, String>>(&fields).unwrap_or_default(),
+            created_at: timestamp(r.get(12)?),
+            updated_at: timestamp(r.get(13)?),
+            phones: Vec::new(),
+            tags: Vec::new(),
+        },
+        r.get(14)?,
+    ))
+}
+
+fn load_children(conn: &Connection, c: &mut Contact) -> anyhow::Result<()> {
+    let mut phones = conn.prepare_cached(
+        "SELECT number, label, e164, extension, valid FROM contact_phones WHERE contact_id = ?1 ORDER BY position",
+    )?;
+    c.phones = phones
+        .query_map([c.id], |r| {
+            let label: String = r.get(1)?;
+            Ok(Phone {
+                number: r.get(0)?,
+                label: Label::parse(&label).unwrap_or(Label::Other),
+                e164: r.get(2)?,
+                extension: r.get(3)?,
+                valid: r.get(4)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut tags = conn.prepare_cached("SELECT tag FROM contact_tags WHERE contact_id = ?1 ORDER BY rowid")?;
+    c.tags = tags.query_map([c.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(())
+}
+
+/// One of the agent's contacts (R-ACC-3: another agent's is `None`).
+pub fn get(conn: &Connection, agent_id: i64, id: i64) -> anyhow::Result<Option<Contact>> {
+    let sql = format!("SELECT {COLUMNS} FROM contacts WHERE id = ?1 AND agent_id = ?2");
+    let found = conn.prepare_cached(&sql)?.query_row([id, agent_id], from_row).optional()?;
+    match found {
+        Some((mut c, _)) => {
+            load_children(conn, &mut c)?;
+            Ok(Some(c))
+        }
+        None => Ok(None),
+    }
+}
+
+/// How to narrow a list.
+#[derive(Debug, Default, Clone)]
+pub struct Search {
+    /// Words matched as prefixes of names and email words (all must match).
+    pub words: Vec<String>,
+    /// A complete number in E.164.
+    pub e164: Option<String>,
+    /// Digits found anywhere in a number.
+    pub digits: Option<String>,
+    pub tag: Option<String>,
+    pub email: Option<String>,
+}
+
+/// Where a page starts: after this `(sort_key, id)`.
+pub type Cursor = (String, i64);
+
+/// A page of the agent's contacts in list order, and the cursor of its last row when more may follow.
+pub fn list(
+    conn: &Connection,
+    agent_id: i64,
+    search: &Search,
+    after: Option<&Cursor>,
+    limit: usize,
+) -> anyhow::Result<(Vec<Contact>, Option<Cursor>)> {
+    let mut sql = format!("SELECT {COLUMNS} FROM contacts c WHERE c.agent_id = ?1");
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(agent_id)];
+    let mut arg = |sql: &mut String, clause: &str, v: Box<dyn rusqlite::ToSql>| {
+        args.push(v);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if !search.words.is_empty() {
+        let query = search
+            .words
+            .iter()
+            .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        arg(&mut sql, " AND c.id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)", Box::new(query));
+    }
+    if let Some(e164) = &search.e164 {
+        arg(
+            &mut sql,
+            " AND c.id IN (SELECT contact_id FROM contact_phones WHERE agent_id = c.agent_id AND e164 = ?)",
+            Box::new(e164.clone()),
+        );
+    }
+    if let Some(d) = &search.digits {
+        arg(
+            &mut sql,
+            " AND c.id IN (SELECT contact_id FROM contact_phones WHERE agent_id = c.agent_id AND e164 LIKE ?)",
+            Box::new(format!("%{d}%")),
+        );
+    }
+    if let Some(t) = &search.tag {
+        arg(
+            &mut sql,
+            " AND c.id IN (SELECT contact_id FROM contact_tags WHERE agent_id = c.agent_id AND tag = ?)",
+            Box::new(t.clone()),
+        );
+    }
+    if let Some(e) = &search.email {
+        arg(&mut sql, " AND c.email = ? COLLATE NOCASE", Box::new(e.clone()));
+    }
+    if let Some((key, id)) = after {
+        arg(&mut sql, " AND (c.sort_key, c.id) > (?", Box::new(key.clone()));
+        arg(&mut sql, ", ?)", Box::new(*id));
+    }
+    sql.push_str(&format!(" ORDER BY c.sort_key, c.id LIMIT {}", limit + 1));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
+    let mut rows: Vec<(Contact, String)> =
+        stmt.query_map(params.as_slice(), from_row)?.collect::<Result<_, _>>().context("listing contacts")?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if more { rows.last().map(|(c, key)| (key.clone(), c.id)) } else { None };
+    let mut out = Vec::with_capacity(rows.len());
+    for (mut c, _) in rows {
+        load_children(conn, &mut c)?;
+        out.push(c);
+    }
+    Ok((out, next))
+}
+
+/// How many contacts the agent has.
+pub fn count(conn: &Connection, agent_id: i64) -> anyhow::Result<i64> {
+    Ok(conn.prepare_cached("SELECT count(*) FROM contacts WHERE agent_id = ?1")?.query_row([agent_id], |r| r.get(0))?)
+}

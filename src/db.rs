@@ -1,0 +1,169 @@
+//! The database: a pool of SQLite connections with the PRAGMAs every connection needs, embedded
+//! forward-only migrations, and the two ways features touch it: `read` and `write` (a
+//! `BEGIN IMMEDIATE` transaction). Both run on the blocking pool, never on an actix worker.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use deadpool_sqlite::{Config, Hook, HookError, Pool, PoolConfig, Runtime};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite_migration::{M, Migrations};
+
+/// Embedded migrations, applied in order, one transaction each; never edited once released.
+const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../migrations/0001_foundation.sql"))];
+
+/// The schema version this binary writes.
+pub fn schema_version() -> usize {
+    MIGRATIONS.len()
+}
+
+/// Sets what every connection needs (see ENGINEERING.md, "SQLite").
+pub fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+    conn.busy_timeout(busy_timeout)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Opens one connection with the PRAGMAs set (CLI tools, migrations).
+pub fn open(path: &Path, busy_timeout: Duration) -> anyhow::Result<Connection> {
+    let conn = Connection::open(path).with_context(|| format!("opening the database {}", path.display()))?;
+    configure(&conn, busy_timeout).with_context(|| format!("configuring the database {}", path.display()))?;
+    Ok(conn)
+}
+
+/// The version stored in the database file (`PRAGMA user_version`).
+pub fn stored_version(conn: &Connection) -> anyhow::Result<usize> {
+    let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    Ok(usize::try_from(v).unwrap_or(0))
+}
+
+/// Brings the schema up to date; refuses a database written by a newer binary.
+/// Returns how many migrations ran.
+pub fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<usize> {
+    let stored = stored_version(conn)?;
+    if stored > schema_version() {
+        bail!(
+            "the database {} has schema version {stored}, written by a newer tidings; this binary knows \
+             up to version {}. Run the newer tidings, or restore a backup taken before the upgrade.",
+            path.display(),
+            schema_version()
+        );
+    }
+    Migrations::from_slice(MIGRATIONS)
+        .to_latest(conn)
+        .with_context(|| format!("migrating the database {}", path.display()))?;
+    Ok(schema_version() - stored)
+}
+
+/// The shared pool. Cloning is cheap.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    path: PathBuf,
+}
+
+impl Db {
+    /// Opens the pool, running migrations first.
+    pub async fn open(path: &Path, pool_size: usize, busy_timeout: Duration) -> anyhow::Result<Db> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the database folder {}", dir.display()))?;
+        }
+        let owned = path.to_path_buf();
+        let ran = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+            let mut conn = open(&owned, busy_timeout)?;
+            migrate(&mut conn, &owned)
+        })
+        .await
+        .context("migration task")??;
+        if ran > 0 {
+            tracing::info!(migrations = ran, version = schema_version(), "database migrated");
+        }
+        let mut cfg = Config::new(path);
+        cfg.pool = Some(PoolConfig::new(pool_size));
+        let pool = cfg
+            .builder(Runtime::Tokio1)
+            .context("database pool config")?
+            .post_create(Hook::async_fn(move |obj, _| {
+                Box::pin(async move {
+                    obj.interact(move |c| configure(c, busy_timeout))
+                        .await
+                        .map_err(|e| HookError::message(e.to_string()))?
+                        .map_err(HookError::Backend)
+                })
+            }))
+            .build()
+            .context("building the database pool")?;
+        Ok(Db { pool, path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with a connection, off the async workers.
+    pub async fn read<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        F: FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let conn = self.pool.get().await.context("getting a database connection")?;
+        conn.interact(move |c| f(c)).await.map_err(|e| anyhow::anyhow!("database task failed: {e}"))?
+    }
+
+    /// Runs `f` inside a `BEGIN IMMEDIATE` transaction, committed when `f` returns `Ok`.
+    pub async fn write<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        F: FnOnce(&Transaction) -> anyhow::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let conn = self.pool.get().await.context("getting a database connection")?;
+        conn.interact(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit().context("committing")?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("database task failed: {e}"))?
+    }
+}
+
+/// Milliseconds since the epoch, as stored.
+pub fn millis(ts: jiff::Timestamp) -> i64 {
+    ts.as_millisecond()
+}
+
+/// Back from stored milliseconds.
+pub fn timestamp(ms: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid_and_run_once() {
+        Migrations::from_slice(MIGRATIONS).validate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = open(&path, Duration::from_secs(1)).unwrap();
+        assert_eq!(migrate(&mut conn, &path).unwrap(), schema_version());
+        assert_eq!(migrate(&mut conn, &path).unwrap(), 0);
+        assert_eq!(stored_version(&conn).unwrap(), schema_version());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = open(&path, Duration::from_secs(1)).unwrap();
+        conn.pragma_update(None, "user_version", schema_version() as i64 + 1).unwrap();
+        let err = migrate(&mut conn, &path).unwrap_err().to_string();
+        assert!(err.contains("newer tidings"), "{err}");
+    }
+}

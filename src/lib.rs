@@ -1,0 +1,16 @@
+//! tidings: the texting backend of a real-estate CRM. Agents text contacts through Twilio, replies
+//! come back through webhooks and reach phones as push notifications; admins script templates and
+//! filters in Rhai. See README.md for running it and PRODUCT.md for the rules (`R-…`) cited here.
+#![forbid(unsafe_code)]
+
+pub mod accounts;
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod contacts;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod ops;
+pub mod twilio;

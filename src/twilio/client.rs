@@ -1,0 +1,135 @@
+//! Our own small client for Twilio's REST API (2010-04-01): Basic auth with the account SID and
+//! auth token, or an API key SID and secret (preferred). The base URL comes from config, so tests
+//! point it at a local stand-in.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::config::TwilioSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TwilioError {
+    #[error("Twilio refused the credentials")]
+    Auth,
+    #[error("Twilio answered {status} (code {code:?}): {message}")]
+    Api { status: u16, code: Option<i64>, message: String },
+    #[error("Twilio could not be reached: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("Twilio's answer could not be read: {0}")]
+    Decode(String),
+}
+
+/// A number of the account (IncomingPhoneNumbers resource).
+#[derive(Debug, Clone)]
+pub struct IncomingNumber {
+    pub sid: String,
+    pub phone_number: String,
+    pub friendly_name: String,
+    pub sms: bool,
+    pub mms: bool,
+}
+
+pub struct TwilioClient {
+    http: reqwest::Client,
+    base: String,
+    account_sid: String,
+    username: String,
+    secret: SecretString,
+}
+
+impl std::fmt::Debug for TwilioClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioClient").field("base", &self.base).field("account_sid", &self.account_sid).finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: Option<i64>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NumbersPage {
+    #[serde(default)]
+    incoming_phone_numbers: Vec<NumberResource>,
+    next_page_uri: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NumberResource {
+    sid: String,
+    phone_number: String,
+    #[serde(default)]
+    friendly_name: Option<String>,
+    #[serde(default)]
+    capabilities: Capabilities,
+}
+
+#[derive(Deserialize, Default)]
+struct Capabilities {
+    #[serde(default, alias = "SMS")]
+    sms: bool,
+    #[serde(default, alias = "MMS")]
+    mms: bool,
+}
+
+impl TwilioClient {
+    /// `None` when no account is configured (sandbox mode).
+    pub fn from_settings(s: &TwilioSettings) -> anyhow::Result<Option<TwilioClient>> {
+        let Some(account_sid) = s.account_sid.clone() else { return Ok(None) };
+        let (username, secret) = match (&s.api_key_sid, &s.api_key_secret, &s.auth_token) {
+            (Some(k), Some(secret), _) => (k.clone(), secret.clone()),
+            (_, _, Some(token)) => (account_sid.clone(), token.clone()),
+            _ => anyhow::bail!("twilio.account_sid is set without twilio.auth_token or an API key"),
+        };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("tidings/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .build()?;
+        Ok(Some(TwilioClient { http, base: s.api_base.trim_end_matches('/').to_owned(), account_sid, username, secret }))
+    }
+
+    async fn get<T: for<'de> Deserialize<'de>>(&self, path_and_query: &str) -> Result<T, TwilioError> {
+        let url = format!("{}{}", self.base, path_and_query);
+        let res = self.http.get(&url).basic_auth(&self.username, Some(self.secret.expose_secret())).send().await?;
+        let status = res.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(TwilioError::Auth);
+        }
+        let bytes = res.bytes().await?;
+        if !status.is_success() {
+            let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+            return Err(TwilioError::Api {
+                status: status.as_u16(),
+                code: body.as_ref().and_then(|b| b.code),
+                message: body.and_then(|b| b.message).unwrap_or_else(|| status.to_string()),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| TwilioError::Decode(e.to_string()))
+    }
+
+    /// Every number of the account, following Twilio's paging.
+    pub async fn incoming_numbers(&self) -> Result<Vec<IncomingNumber>, TwilioError> {
+        let mut out = Vec::new();
+        let mut next =
+            Some(format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json?PageSize=1000", self.account_sid));
+        // Twilio caps pages at 1000; 50 pages is far more numbers than one CRM account holds.
+        for _ in 0..50 {
+            let Some(path) = next.take() else { break };
+            let page: NumbersPage = self.get(&path).await?;
+            out.extend(page.incoming_phone_numbers.into_iter().map(|n| IncomingNumber {
+                friendly_name: n.friendly_name.unwrap_or_else(|| n.phone_number.clone()),
+                sid: n.sid,
+                phone_number: n.phone_number,
+                sms: n.capabilities.sms,
+                mms: n.capabilities.mms,
+            }));
+            next = page.next_page_uri.filter(|u| u.starts_with('/'));
+        }
+        Ok(out)
+    }
+}
