@@ -148,6 +148,10 @@ async fn list(
                 .take(8)
                 .map(str::to_owned)
                 .collect();
+            if search.words.is_empty() {
+                // Only punctuation: nothing can match.
+                return Ok(HttpResponse::Ok().json(json!({ "items": [], "next_cursor": null })));
+            }
         }
     }
     let (items, next) = state.db.read(move |c| store::list(c, me.id, &search, after.as_ref(), limit)).await?;

@@ -1,0 +1,55 @@
+//! The binary's tools, run as a user would.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn tidings(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tidings"));
+    c.current_dir(dir).env("TIDINGS_DATABASE__PATH", dir.join("t.db")).env("TIDINGS_LOG__FORMAT", "text");
+    c
+}
+
+#[test]
+fn agent_add_import_and_backup_work_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tidings(dir.path())
+        .args(["agent", "add", "--email", "cli@example.com", "--name", "Cli Agent", "--team", "Lakeside"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let csv = dir.path().join("c.csv");
+    std::fs::write(&csv, "first_name,mobile,email\nAnn,312-555-0140,\nBad,,nope\n").unwrap();
+    let out = tidings(dir.path()).args(["import", "--agent", "cli@example.com"]).arg(&csv).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("c.csv:3:"), "{err}");
+    let out = tidings(dir.path()).args(["import", "--skip-invalid", "--agent", "cli@example.com"]).arg(&csv).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 contact(s) imported"));
+
+    let backup = dir.path().join("backup.db");
+    let out = tidings(dir.path()).arg("backup").arg(&backup).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let conn = rusqlite::Connection::open(&backup).unwrap();
+    let n: i64 = conn.query_row("SELECT count(*) FROM contacts", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+    let out = tidings(dir.path()).arg("backup").arg(&backup).output().unwrap();
+    assert!(!out.status.success(), "a backup never overwrites");
+}
+
+#[test]
+fn bad_configuration_stops_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tidings(dir.path()).env("TIDINGS_SERVER__LISTEN", "nowhere").arg("migrate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.listen") && err.contains("TIDINGS_SERVER__LISTEN"), "{err}");
+    let out = tidings(dir.path()).arg("migrate").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schema version"));
+}

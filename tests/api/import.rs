@@ -1,0 +1,89 @@
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn import(app: &TestApp, token: &str, query: &str, body: Vec<u8>) -> reqwest::Response {
+    app.request(reqwest::Method::POST, &format!("/v1/contacts/import{query}"), token)
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_csv_file_becomes_contacts() {
+    let app = spawn_app().await;
+    let (_, t) = app.agent("a@example.com", json!({})).await;
+    let csv = "first_name,last_name,email,mobile,work,tags,city,state,field:budget\n\
+               Ann,Lee,ann@example.com,(312) 555-0110;312-555-0111,,buyer;investor,Chicago,IL,500000\n\
+               Bo,Chan,,,\"+1 847 555 0112\",seller,Evanston,IL,\n";
+    let res = import(&app, &t, "", csv.into()).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, json!({"imported": 2, "rejected": []}));
+    let list: Value = app.get("/v1/contacts?tag=investor", &t).await.json().await.unwrap();
+    let ann = &list["items"][0];
+    assert_eq!(ann["source"], "import");
+    assert_eq!(ann["phones"].as_array().unwrap().len(), 2);
+    assert_eq!(ann["fields"]["budget"], "500000");
+    let bo: Value = app.get("/v1/contacts?phone=8475550112", &t).await.json().await.unwrap();
+    assert_eq!(bo["items"][0]["phones"][0]["label"], "work");
+}
+
+#[tokio::test]
+async fn an_empty_csv_is_refused() {
+    let app = spawn_app().await;
+    let (_, t) = app.agent("a@example.com", json!({})).await;
+    problem(import(&app, &t, "", vec![]).await, StatusCode::UNPROCESSABLE_ENTITY, "csv_empty").await;
+    problem(import(&app, &t, "", b"first_name,email\n".to_vec()).await, StatusCode::UNPROCESSABLE_ENTITY, "csv_empty").await;
+    assert_eq!(app.count("contacts").await, 0);
+}
+
+#[tokio::test]
+async fn a_csv_with_bad_rows_reports_every_one_and_imports_nothing_unless_asked() {
+    let app = spawn_app().await;
+    let (_, t) = app.agent("a@example.com", json!({})).await;
+    let csv = "first_name,email,time_zone,mobile\n\
+               Good,good@example.com,,312-555-0120\n\
+               Bad,not-an-email,,\n\
+               ,,,\n\
+               Worse,,Mars/Base,\n\
+               Short,x@example.com\n\
+               Invalid Number Kept,,,555-12\n";
+    let body = problem(import(&app, &t, "", csv.into()).await, StatusCode::UNPROCESSABLE_ENTITY, "csv_rejected_rows").await;
+    let lines: Vec<i64> = body["rejected"].as_array().unwrap().iter().map(|r| r["line"].as_i64().unwrap()).collect();
+    assert_eq!(lines, vec![3, 5, 6]);
+    assert!(body["rejected"][0]["reason"].as_str().unwrap().contains("email"));
+    assert_eq!(body["accepted"], 2);
+    assert_eq!(app.count("contacts").await, 0);
+
+    let res = import(&app, &t, "?skip_invalid=true", csv.into()).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["imported"], 2);
+    assert_eq!(body["rejected"].as_array().unwrap().len(), 3);
+    assert_eq!(app.count("contacts").await, 2);
+    let kept: Value = app.get("/v1/contacts?q=kept", &t).await.json().await.unwrap();
+    assert_eq!(kept["items"][0]["phones"][0]["valid"], false);
+}
+
+#[tokio::test]
+async fn a_non_utf8_csv_is_refused_with_its_line() {
+    let app = spawn_app().await;
+    let (_, t) = app.agent("a@example.com", json!({})).await;
+    let body = problem(import(&app, &t, "", b"first_name\nAnn\nJos\xe9\n".to_vec()).await, StatusCode::UNPROCESSABLE_ENTITY, "csv_not_utf8").await;
+    assert_eq!(body["line"], 3);
+    assert_eq!(app.count("contacts").await, 0);
+}
+
+#[tokio::test]
+async fn unknown_columns_are_named() {
+    let app = spawn_app().await;
+    let (_, t) = app.agent("a@example.com", json!({})).await;
+    let body = problem(import(&app, &t, "", b"first_name,Budget\nAnn,1\n".to_vec()).await, StatusCode::UNPROCESSABLE_ENTITY, "csv_unknown_columns").await;
+    assert_eq!(body["columns"], json!(["Budget"]));
+    problem(import(&app, &t, "?dry=1", b"first_name\nAnn\n".to_vec()).await, StatusCode::BAD_REQUEST, "invalid_query").await;
+    assert_eq!(app.count("contacts").await, 0);
+}

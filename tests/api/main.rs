@@ -1,0 +1,10 @@
+//! The API test binary: the real app on 127.0.0.1:0, a temporary SQLite file, and wiremock
+//! standing in for Twilio.
+
+mod accounts;
+mod cli;
+mod contacts;
+mod helpers;
+mod import;
+mod ops;
+mod storage;
