@@ -57,6 +57,7 @@ CREATE TABLE contacts (
     updated_at  INTEGER NOT NULL
 );
 CREATE INDEX contacts_agent_sort ON contacts(agent_id, sort_key, id);
+CREATE INDEX contacts_agent_email ON contacts(agent_id, email COLLATE NOCASE);
 
 CREATE TABLE contact_phones (
     id          INTEGER PRIMARY KEY,

@@ -155,24 +155,39 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         }
         Command::Agent { command: AgentCommand::Add { email, name, role, team, country, time_zone } } => {
             let mut password = String::new();
-            std::io::stdin().lock().read_line(&mut password).context("reading the password from standard input")?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\n', '\r']).to_owned();
             let state = AppState::new(settings, Arc::new(SystemClock)).await?;
             let team_id = match team {
-                Some(t) => Some(match state.db.read({
-                    let t = t.clone();
-                    move |c| crate::accounts::store::team_by_name(c, &t)
-                })
-                .await?
-                {
-                    Some(found) => found.id,
-                    None => crate::accounts::api::add_team(&state, &t).await.map_err(api_failure)?.id,
-                }),
+                Some(t) => Some(
+                    match state
+                        .db
+                        .read({
+                            let t = t.clone();
+                            move |c| crate::accounts::store::team_by_name(c, &t)
+                        })
+                        .await?
+                    {
+                        Some(found) => found.id,
+                        None => crate::accounts::api::add_team(&state, &t).await.map_err(api_failure)?.id,
+                    },
+                ),
                 None => None,
             };
             let role = Role::parse(&role).map_err(anyhow::Error::msg)?;
-            let input =
-                AgentInput { email, name, password, role, team_id, country, time_zone, limits: LimitOverrides::default() };
+            let input = AgentInput {
+                email,
+                name,
+                password,
+                role,
+                team_id,
+                country,
+                time_zone,
+                limits: LimitOverrides::default(),
+            };
             let agent = add_agent(&state, input).await.map_err(api_failure)?;
             println!("agent {} created: {} ({})", agent.id, agent.email, agent.role.as_str());
             Ok(ExitCode::SUCCESS)
@@ -220,7 +235,12 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn import(settings: Settings, email: &str, skip_invalid: bool, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+async fn import(
+    settings: Settings,
+    email: &str,
+    skip_invalid: bool,
+    file: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let state = AppState::new(settings, Arc::new(SystemClock)).await?;
     let lookup = email.to_owned();
@@ -230,13 +250,14 @@ async fn import(settings: Settings, email: &str, skip_invalid: bool, file: &std:
         .await?
         .with_context(|| format!("there is no agent {email}"))?;
     let region = agent.country.clone();
-    let parsed = match tokio::task::spawn_blocking(move || crate::contacts::import::parse(&bytes, &region)).await? {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{}: {e}", file.display());
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+    let parsed =
+        match tokio::task::spawn_blocking(move || crate::contacts::import::parse(&bytes, &region)).await? {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                return Ok(ExitCode::FAILURE);
+            }
+        };
     for r in &parsed.rejected {
         eprintln!("{}:{}: {}", file.display(), r.line, r.reason);
     }
@@ -257,7 +278,9 @@ async fn import(settings: Settings, email: &str, skip_invalid: bool, file: &std:
     let progress = bar.clone();
     let imported = state
         .db
-        .write(move |tx| crate::contacts::write_imported(tx, agent.id, &contacts, now, |n| progress.set_position(n as u64)))
+        .write(move |tx| {
+            crate::contacts::write_imported(tx, agent.id, &contacts, now, |n| progress.set_position(n as u64))
+        })
         .await?;
     bar.finish();
     println!("{imported} contact(s) imported, {} row(s) rejected", parsed.rejected.len());

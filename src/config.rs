@@ -67,11 +67,7 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self {
-            listen: "127.0.0.1:8080".into(),
-            public_url: "http://127.0.0.1:8080".into(),
-            workers: 2,
-        }
+        Self { listen: "127.0.0.1:8080".into(), public_url: "http://127.0.0.1:8080".into(), workers: 2 }
     }
 }
 
@@ -249,7 +245,11 @@ impl Settings {
                 if key.is_empty() { String::new() } else { format!("key `{key}`") },
                 if origin.is_empty() { String::new() } else { format!(" from {origin}") },
                 e.kind,
-                if origin.is_empty() { "tidings.toml or the environment".to_string() } else { origin.clone() }
+                if origin.is_empty() {
+                    "tidings.toml or the environment".to_string()
+                } else {
+                    origin.clone()
+                }
             )
         })?;
         settings.validate()?;
@@ -266,8 +266,9 @@ impl Settings {
             .listen
             .parse::<SocketAddr>()
             .map_err(|_| fail("server.listen", "expected an address such as 127.0.0.1:8080"))?;
-        let url = reqwest::Url::parse(&self.server.public_url)
-            .map_err(|e| fail("server.public_url", format!("not a URL ({e}); e.g. https://texts.example.com")))?;
+        let url = reqwest::Url::parse(&self.server.public_url).map_err(|e| {
+            fail("server.public_url", format!("not a URL ({e}); e.g. https://texts.example.com"))
+        })?;
         if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
             return Err(fail("server.public_url", "expected an http(s) URL without a query"));
         }
@@ -307,7 +308,8 @@ impl Settings {
         if self.auth.token_ttl_hours == 0 {
             return Err(fail("auth.token_ttl_hours", "must be at least 1"));
         }
-        if self.auth.login_attempts_per_minute_per_address == 0 || self.auth.login_attempts_per_minute_per_email == 0
+        if self.auth.login_attempts_per_minute_per_address == 0
+            || self.auth.login_attempts_per_minute_per_email == 0
         {
             return Err(fail("auth.login_attempts_per_minute_per_*", "must be at least 1"));
         }

@@ -54,16 +54,17 @@ pub async fn seed(state: &AppState) -> anyhow::Result<bool> {
     )
     .await?;
     let number = state.sms.list_numbers().await?.into_iter().next().map(|n| n.phone_number);
-    let parsed = import::parse(CONTACTS, &agent.country).map_err(|e| anyhow::anyhow!("demo contacts: {e}"))?;
+    let parsed =
+        import::parse(CONTACTS, &agent.country).map_err(|e| anyhow::anyhow!("demo contacts: {e}"))?;
     let now = state.clock.now();
     let agent_id = agent.id;
     state
         .db
         .write(move |tx| {
-            if let Some(n) = number {
-                if store::number_holder(tx, &n)?.is_none() {
-                    store::set_agent_column(tx, agent_id, "sending_number", &n, now)?;
-                }
+            if let Some(n) = number
+                && store::number_holder(tx, &n)?.is_none()
+            {
+                store::set_agent_column(tx, agent_id, "sending_number", &n, now)?;
             }
             write_imported(tx, agent_id, &parsed.contacts, now, |_| {})
         })

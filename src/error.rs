@@ -22,7 +22,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self { status, code, title, detail: detail.into(), extra: Map::new(), retry_after: None }
     }
 
@@ -150,7 +155,9 @@ pub mod extractors {
 
     pub fn json(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         let e = match &err {
-            JsonPayloadError::OverflowKnownLength { length, limit } => too_large(*limit).with("length", *length),
+            JsonPayloadError::OverflowKnownLength { length, limit } => {
+                too_large(*limit).with("length", *length)
+            }
             JsonPayloadError::Overflow { limit } => too_large(*limit),
             JsonPayloadError::ContentType => ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -175,7 +182,8 @@ pub mod extractors {
     }
 
     pub fn path(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", format!("No such resource ({err}).")).into()
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", format!("No such resource ({err})."))
+            .into()
     }
 
     pub fn too_large(limit: usize) -> ApiError {

@@ -34,7 +34,11 @@ struct LoginRequest {
 }
 
 #[tracing::instrument(skip_all)]
-async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<LoginRequest>) -> ApiResult<HttpResponse> {
+async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
     let LoginRequest { email, password: given } = body.into_inner();
     let addr = req.peer_addr().map(|a| a.ip()).unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
     state.login_throttle.check(addr, &email)?;
@@ -91,7 +95,10 @@ async fn me(state: web::Data<AppState>, Authenticated(me): Authenticated) -> Htt
 }
 
 /// The Twilio account's numbers (or the sandbox's) that no other agent holds (R-ACC-4).
-async fn available_numbers(state: web::Data<AppState>, Authenticated(me): Authenticated) -> ApiResult<HttpResponse> {
+async fn available_numbers(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+) -> ApiResult<HttpResponse> {
     let numbers = state.sms.list_numbers().await?;
     let held = state.db.read(store::held_numbers).await?;
     let items: Vec<_> = numbers
@@ -125,13 +132,18 @@ async fn set_number(
     body: web::Json<NumberRequest>,
 ) -> ApiResult<HttpResponse> {
     let number = crate::contacts::phone::parse_e164(&body.number).ok_or_else(|| {
-        ApiError::invalid("invalid_number", format!("`{}` is not a valid phone number in E.164 form.", body.number))
+        ApiError::invalid(
+            "invalid_number",
+            format!("`{}` is not a valid phone number in E.164 form.", body.number),
+        )
     })?;
     let offered = state.sms.list_numbers().await?;
     if !offered.iter().any(|n| n.phone_number == number.as_str()) {
         return Err(ApiError::invalid(
             "number_not_in_account",
-            format!("{number} is not a number of the Twilio account; pick one from GET /v1/numbers/available."),
+            format!(
+                "{number} is not a number of the Twilio account; pick one from GET /v1/numbers/available."
+            ),
         )
         .with("number", number.as_str()));
     }
@@ -151,12 +163,17 @@ async fn set_number(
         .await?;
     match updated {
         Some(agent) => Ok(HttpResponse::Ok().json(agent.view(&state.settings.defaults))),
-        None => Err(ApiError::conflict("number_taken", format!("{number} already belongs to another agent."))
-            .with("number", number.as_str())),
+        None => {
+            Err(ApiError::conflict("number_taken", format!("{number} already belongs to another agent."))
+                .with("number", number.as_str()))
+        }
     }
 }
 
-async fn release_number(state: web::Data<AppState>, Authenticated(me): Authenticated) -> ApiResult<HttpResponse> {
+async fn release_number(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+) -> ApiResult<HttpResponse> {
     let now = state.clock.now();
     state
         .db
@@ -184,13 +201,13 @@ impl LimitsInput {
             ("monthly_credits", self.monthly_credits),
         ];
         for (name, v) in all {
-            if let Some(Some(n)) = v {
-                if n > 10_000_000 {
-                    return Err(ApiError::invalid_field(
-                        &format!("limits.{name}"),
-                        format!("{name} is at most 10000000 (or null for the default)."),
-                    ));
-                }
+            if let Some(Some(n)) = v
+                && n > 10_000_000
+            {
+                return Err(ApiError::invalid_field(
+                    &format!("limits.{name}"),
+                    format!("{name} is at most 10000000 (or null for the default)."),
+                ));
             }
         }
         Ok(())
@@ -234,14 +251,16 @@ pub struct AgentInput {
 /// Creates an agent. `Err` when a value is invalid, the email is taken or the team does not exist.
 pub async fn add_agent(state: &AppState, input: AgentInput) -> ApiResult<model::Agent> {
     let AgentInput { email, name, password: pass, role, team_id, country, time_zone, limits } = input;
-    let (email, name, country, time_zone) = (email.as_str(), name.as_str(), country.as_deref(), time_zone.as_deref());
+    let (email, name, country, time_zone) =
+        (email.as_str(), name.as_str(), country.as_deref(), time_zone.as_deref());
     let email = field("email", Email::parse(email))?;
     let name = field("name", model::parse_name(name))?;
     field("password", model::check_password(&pass))?;
     let country = field("country", Country::parse(country.unwrap_or(&state.settings.defaults.country)))?;
     let time_zone =
         field("time_zone", TimeZoneName::parse(time_zone.unwrap_or(&state.settings.defaults.time_zone)))?;
-    let password_hash = web::block(move || password::hash(&pass)).await.map_err(|e| ApiError::internal(e.into()))??;
+    let password_hash =
+        web::block(move || password::hash(&pass)).await.map_err(|e| ApiError::internal(e.into()))??;
     let new = store::NewAgent {
         email: email.as_str().to_owned(),
         name,
@@ -256,15 +275,18 @@ pub async fn add_agent(state: &AppState, input: AgentInput) -> ApiResult<model::
     state
         .db
         .write(move |tx| {
-            if let Some(team) = new.team_id {
-                if store::team_by_id(tx, team)?.is_none() {
-                    return Err(ApiError::invalid_field("team_id", format!("There is no team {team}.")).into());
-                }
+            if let Some(team) = new.team_id
+                && store::team_by_id(tx, team)?.is_none()
+            {
+                return Err(ApiError::invalid_field("team_id", format!("There is no team {team}.")).into());
             }
             let Some(id) = store::insert_agent(tx, &new, now)? else {
-                return Err(ApiError::conflict("email_taken", format!("An agent with {} exists.", new.email))
-                    .with("email", new.email.clone())
-                    .into());
+                return Err(ApiError::conflict(
+                    "email_taken",
+                    format!("An agent with {} exists.", new.email),
+                )
+                .with("email", new.email.clone())
+                .into());
             };
             store::agent_by_id(tx, id)?.ok_or_else(|| anyhow::anyhow!("agent {id} vanished"))
         })
@@ -311,7 +333,11 @@ async fn list_agents(state: web::Data<AppState>, _admin: Admin) -> ApiResult<Htt
 
 async fn get_agent(state: web::Data<AppState>, _admin: Admin, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let agent = state.db.read(move |c| store::agent_by_id(c, id)).await?.ok_or_else(|| ApiError::not_found("agent"))?;
+    let agent = state
+        .db
+        .read(move |c| store::agent_by_id(c, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent"))?;
     Ok(HttpResponse::Ok().json(agent.view(&state.settings.defaults)))
 }
 
@@ -364,8 +390,11 @@ async fn update_agent(
             }
             if let Some(e) = &email {
                 if store::email_taken(tx, e.as_str(), id)? {
-                    return Err(ApiError::conflict("email_taken", format!("An agent with {} exists.", e.as_str()))
-                        .into());
+                    return Err(ApiError::conflict(
+                        "email_taken",
+                        format!("An agent with {} exists.", e.as_str()),
+                    )
+                    .into());
                 }
                 store::set_agent_column(tx, id, "email", &e.as_str(), now)?;
             }
@@ -376,10 +405,10 @@ async fn update_agent(
                 store::set_agent_column(tx, id, "role", &r.as_str(), now)?;
             }
             if let Some(team) = b.team_id {
-                if let Some(t) = team {
-                    if store::team_by_id(tx, t)?.is_none() {
-                        return Err(ApiError::invalid_field("team_id", format!("There is no team {t}.")).into());
-                    }
+                if let Some(t) = team
+                    && store::team_by_id(tx, t)?.is_none()
+                {
+                    return Err(ApiError::invalid_field("team_id", format!("There is no team {t}.")).into());
                 }
                 store::set_agent_column(tx, id, "team_id", &team, now)?;
             }
@@ -420,8 +449,10 @@ struct TeamInput {
 
 async fn list_teams(state: web::Data<AppState>, _admin: Admin) -> ApiResult<HttpResponse> {
     let teams = state.db.read(store::list_teams).await?;
-    let items: Vec<_> =
-        teams.into_iter().map(|(t, members)| json!({"id": t.id, "name": t.name, "members": members})).collect();
+    let items: Vec<_> = teams
+        .into_iter()
+        .map(|(t, members)| json!({"id": t.id, "name": t.name, "members": members}))
+        .collect();
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
 
@@ -439,7 +470,11 @@ pub async fn add_team(state: &AppState, name: &str) -> ApiResult<model::TeamRef>
         .map_err(ApiError::from)
 }
 
-async fn create_team(state: web::Data<AppState>, _admin: Admin, body: web::Json<TeamInput>) -> ApiResult<HttpResponse> {
+async fn create_team(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    body: web::Json<TeamInput>,
+) -> ApiResult<HttpResponse> {
     let team = add_team(&state, &body.name).await?;
     Ok(HttpResponse::Created().json(team))
 }
@@ -459,7 +494,9 @@ async fn update_team(
                 return Err(ApiError::not_found("team").into());
             }
             if !store::rename_team(tx, id, &name)? {
-                return Err(ApiError::conflict("team_name_taken", format!("A team named {name} exists.")).into());
+                return Err(
+                    ApiError::conflict("team_name_taken", format!("A team named {name} exists.")).into()
+                );
             }
             Ok(model::TeamRef { id, name })
         })

@@ -79,7 +79,8 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
 }
 
 async fn authenticate(state: web::Data<AppState>, token: Option<String>) -> Result<Agent, ApiError> {
-    let token = token.ok_or_else(|| ApiError::unauthorized("Log in and send `Authorization: Bearer <token>`."))?;
+    let token =
+        token.ok_or_else(|| ApiError::unauthorized("Log in and send `Authorization: Bearer <token>`."))?;
     if !tokens::well_formed(&token) {
         return Err(ApiError::unauthorized("The bearer token is not valid."));
     }

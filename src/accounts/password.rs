@@ -1,9 +1,9 @@
 //! Password hashing with argon2id (R-ACC-1). Hashing is slow on purpose: call it off the
 //! async workers.
 
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 
 pub fn hash(password: &str) -> anyhow::Result<String> {
     Argon2::default()

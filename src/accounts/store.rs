@@ -35,8 +35,13 @@ fn agent_from_row(r: &Row) -> rusqlite::Result<Agent> {
     })
 }
 
-fn select_agent(conn: &Connection, filter: &str, param: &dyn rusqlite::ToSql) -> anyhow::Result<Option<Agent>> {
-    let sql = format!("SELECT {AGENT_COLUMNS} FROM agents a LEFT JOIN teams t ON t.id = a.team_id WHERE {filter}");
+fn select_agent(
+    conn: &Connection,
+    filter: &str,
+    param: &dyn rusqlite::ToSql,
+) -> anyhow::Result<Option<Agent>> {
+    let sql =
+        format!("SELECT {AGENT_COLUMNS} FROM agents a LEFT JOIN teams t ON t.id = a.team_id WHERE {filter}");
     conn.prepare_cached(&sql)?.query_row([param], agent_from_row).optional().context("reading an agent")
 }
 
@@ -49,7 +54,8 @@ pub fn agent_by_email(conn: &Connection, email: &str) -> anyhow::Result<Option<A
 }
 
 pub fn list_agents(conn: &Connection) -> anyhow::Result<Vec<Agent>> {
-    let sql = format!("SELECT {AGENT_COLUMNS} FROM agents a LEFT JOIN teams t ON t.id = a.team_id ORDER BY a.id");
+    let sql =
+        format!("SELECT {AGENT_COLUMNS} FROM agents a LEFT JOIN teams t ON t.id = a.team_id ORDER BY a.id");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([], agent_from_row)?;
     rows.collect::<Result<_, _>>().context("listing agents")
@@ -76,26 +82,27 @@ pub struct NewAgent {
 
 /// Inserts an agent; `Ok(None)` when the email is taken.
 pub fn insert_agent(conn: &Connection, a: &NewAgent, now: jiff::Timestamp) -> anyhow::Result<Option<i64>> {
-    let res = conn.prepare_cached(
-        "INSERT INTO agents (email, name, password_hash, role, team_id, country, time_zone,
+    let res = conn
+        .prepare_cached(
+            "INSERT INTO agents (email, name, password_hash, role, team_id, country, time_zone,
              daily_unique_recipients, daily_segments, monthly_credits, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
          ON CONFLICT (email) DO NOTHING",
-    )?
-    .execute(params![
-        a.email,
-        a.name,
-        a.password_hash,
-        a.role.as_str(),
-        a.team_id,
-        a.country.as_str(),
-        a.time_zone.as_str(),
-        a.limits.daily_unique_recipients,
-        a.limits.daily_segments,
-        a.limits.monthly_credits,
-        millis(now)
-    ])
-    .context("inserting an agent")?;
+        )?
+        .execute(params![
+            a.email,
+            a.name,
+            a.password_hash,
+            a.role.as_str(),
+            a.team_id,
+            a.country.as_str(),
+            a.time_zone.as_str(),
+            a.limits.daily_unique_recipients,
+            a.limits.daily_segments,
+            a.limits.monthly_credits,
+            millis(now)
+        ])
+        .context("inserting an agent")?;
     Ok((res == 1).then(|| conn.last_insert_rowid()))
 }
 
@@ -131,7 +138,8 @@ pub fn number_holder(conn: &Connection, number: &str) -> anyhow::Result<Option<i
 
 /// All numbers held, with their holders.
 pub fn held_numbers(conn: &Connection) -> anyhow::Result<Vec<(String, i64)>> {
-    let mut stmt = conn.prepare_cached("SELECT sending_number, id FROM agents WHERE sending_number IS NOT NULL")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT sending_number, id FROM agents WHERE sending_number IS NOT NULL")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect::<Result<_, _>>().context("listing held numbers")
 }
@@ -185,14 +193,19 @@ pub fn insert_session(
 ) -> anyhow::Result<()> {
     // Expired sessions are swept as new ones are made, so the table does not grow forever.
     conn.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?.execute([millis(now)])?;
-    conn.prepare_cached("INSERT INTO sessions (token_hash, agent_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![&hash[..], agent_id, millis(now), millis(expires)])
-        .context("inserting a session")?;
+    conn.prepare_cached(
+        "INSERT INTO sessions (token_hash, agent_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![&hash[..], agent_id, millis(now), millis(expires)])
+    .context("inserting a session")?;
     Ok(())
 }
 
 /// The session for a token hash: (stored hash, agent id, expiry).
-pub fn session(conn: &Connection, hash: &[u8; 32]) -> anyhow::Result<Option<(Vec<u8>, i64, jiff::Timestamp)>> {
+pub fn session(
+    conn: &Connection,
+    hash: &[u8; 32],
+) -> anyhow::Result<Option<(Vec<u8>, i64, jiff::Timestamp)>> {
     conn.prepare_cached("SELECT token_hash, agent_id, expires_at FROM sessions WHERE token_hash = ?1")?
         .query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?, timestamp(r.get(2)?))))
         .optional()

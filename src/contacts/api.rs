@@ -47,9 +47,17 @@ async fn create(
         .json(contact))
 }
 
-async fn get(state: web::Data<AppState>, Authenticated(me): Authenticated, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+async fn get(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let contact = state.db.read(move |c| store::get(c, me.id, id)).await?.ok_or_else(|| ApiError::not_found("contact"))?;
+    let contact = state
+        .db
+        .read(move |c| store::get(c, me.id, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("contact"))?;
     Ok(HttpResponse::Ok().json(contact))
 }
 
@@ -65,7 +73,9 @@ async fn update(
     let contact = state
         .db
         .write(move |tx| {
-            let Some(current) = store::get(tx, me.id, id)? else { return Err(ApiError::not_found("contact").into()) };
+            let Some(current) = store::get(tx, me.id, id)? else {
+                return Err(ApiError::not_found("contact").into());
+            };
             let source = current.source;
             let new = patch.apply(&current).validate(&me.country, source).map_err(ApiError::from)?;
             store::replace(tx, me.id, id, &new, now)?;
@@ -75,7 +85,11 @@ async fn update(
     Ok(HttpResponse::Ok().json(contact))
 }
 
-async fn delete(state: web::Data<AppState>, Authenticated(me): Authenticated, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+async fn delete(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     if state.db.write(move |tx| store::delete(tx, me.id, id)).await? {
         Ok(HttpResponse::NoContent().finish())

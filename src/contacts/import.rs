@@ -79,7 +79,9 @@ impl FileError {
 impl std::fmt::Display for FileError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FileError::Empty => write!(f, "The CSV file has no contacts: it needs a header line and at least one row."),
+            FileError::Empty => {
+                write!(f, "The CSV file has no contacts: it needs a header line and at least one row.")
+            }
             FileError::NotUtf8 { line } => {
                 write!(f, "Line {line} is not UTF-8 text; save the file as CSV UTF-8 and import it again.")
             }
@@ -94,7 +96,9 @@ impl std::fmt::Display for FileError {
                 f,
                 "The header has no name, email or phone column (first_name, last_name, email, mobile, home, work, other)."
             ),
-            FileError::Unreadable { line, message } => write!(f, "Line {line} cannot be read as CSV: {message}."),
+            FileError::Unreadable { line, message } => {
+                write!(f, "Line {line} cannot be read as CSV: {message}.")
+            }
             FileError::TooManyRows { limit } => write!(f, "A file holds at most {limit} contacts; split it."),
         }
     }
@@ -124,10 +128,8 @@ pub fn parse(bytes: &[u8], region: &Country) -> Result<Parsed, FileError> {
         return Err(FileError::NotUtf8 { line });
     }
     let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|e| FileError::Unreadable { line: 1, message: e.to_string() })?
-        .clone();
+    let headers =
+        reader.headers().map_err(|e| FileError::Unreadable { line: 1, message: e.to_string() })?.clone();
     let width = headers.len();
     if headers.iter().all(|h| h.trim().is_empty()) {
         return Err(FileError::Empty);
@@ -155,7 +157,10 @@ pub fn parse(bytes: &[u8], region: &Country) -> Result<Parsed, FileError> {
     if !unknown.is_empty() {
         return Err(FileError::UnknownColumns(unknown));
     }
-    if !columns.iter().flatten().any(|c| matches!(c, Column::FirstName | Column::LastName | Column::Email | Column::Phone(_)))
+    if !columns
+        .iter()
+        .flatten()
+        .any(|c| matches!(c, Column::FirstName | Column::LastName | Column::Email | Column::Phone(_)))
     {
         return Err(FileError::NoUsableColumn);
     }
@@ -224,9 +229,9 @@ fn row(
             Some(Column::FirstName) => input.first_name = value(),
             Some(Column::LastName) => input.last_name = value(),
             Some(Column::Email) => input.email = value(),
-            Some(Column::Phone(label)) => input
-                .phones
-                .extend(list(cell).map(|n| PhoneInput { number: n.to_owned(), label: *label })),
+            Some(Column::Phone(label)) => {
+                input.phones.extend(list(cell).map(|n| PhoneInput { number: n.to_owned(), label: *label }))
+            }
             Some(Column::Tags) => input.tags.extend(list(cell).map(str::to_owned)),
             Some(Column::Street) => address.street = value(),
             Some(Column::City) => address.city = value(),
@@ -272,7 +277,8 @@ mod tests {
 
     #[test]
     fn every_bad_row_is_reported_with_its_line() {
-        let csv = "first_name,email,time_zone\nAnn,ann@example.com,\n,not-an-email,\nBob,,Mars/Base\nCid\n,,\n";
+        let csv =
+            "first_name,email,time_zone\nAnn,ann@example.com,\n,not-an-email,\nBob,,Mars/Base\nCid\n,,\n";
         let p = parse(csv.as_bytes(), &us()).unwrap();
         assert_eq!(p.contacts.len(), 1);
         let lines: Vec<u64> = p.rejected.iter().map(|r| r.line).collect();

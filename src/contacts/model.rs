@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::phone::{self, Label, Phone};
-use crate::accounts::model::{Country, Email, TimeZoneName};
 use crate::accounts::double_option;
+use crate::accounts::model::{Country, Email, TimeZoneName};
 
 pub const MAX_PHONES: usize = 10;
 pub const MAX_TAGS: usize = 50;
@@ -92,7 +92,8 @@ pub struct NewContact {
 impl NewContact {
     /// Lower-cased "last first email": the list order.
     pub fn sort_key(&self) -> String {
-        let mut key = format!("{} {} {}", self.last_name, self.first_name, self.email.as_deref().unwrap_or(""));
+        let mut key =
+            format!("{} {} {}", self.last_name, self.first_name, self.email.as_deref().unwrap_or(""));
         key.make_ascii_lowercase();
         key.trim().to_owned()
     }
@@ -192,10 +193,10 @@ impl ContactInput {
         }
         let mut tags: Vec<String> = Vec::with_capacity(self.tags.len());
         for (i, t) in self.tags.iter().enumerate() {
-            if let Some(t) = text(&format!("tags[{i}]"), Some(t), MAX_TAG_LEN)? {
-                if !tags.iter().any(|have| have.eq_ignore_ascii_case(&t)) {
-                    tags.push(t);
-                }
+            if let Some(t) = text(&format!("tags[{i}]"), Some(t), MAX_TAG_LEN)?
+                && !tags.iter().any(|have| have.eq_ignore_ascii_case(&t))
+            {
+                tags.push(t);
             }
         }
         if self.fields.len() > MAX_FIELDS {
@@ -207,7 +208,10 @@ impl ContactInput {
                 .ok_or_else(|| invalid("fields", "a custom field needs a name"))?;
             let value = v.trim();
             if value.chars().count() > MAX_FIELD_VALUE {
-                return Err(invalid(format!("fields.{key}"), format!("a custom field is at most {MAX_FIELD_VALUE} characters")));
+                return Err(invalid(
+                    format!("fields.{key}"),
+                    format!("a custom field is at most {MAX_FIELD_VALUE} characters"),
+                ));
             }
             fields.insert(key, value.to_owned());
         }
@@ -218,14 +222,18 @@ impl ContactInput {
                 state: text("address.state", a.state.as_deref(), MAX_TEXT)?,
                 zip: text("address.zip", a.zip.as_deref(), 20)?,
                 country: match text("address.country", a.country.as_deref(), 2)? {
-                    Some(c) => Some(Country::parse(&c).map_err(|m| invalid("address.country", m))?.to_string()),
+                    Some(c) => {
+                        Some(Country::parse(&c).map_err(|m| invalid("address.country", m))?.to_string())
+                    }
                     None => None,
                 },
             },
             None => Address::default(),
         };
         let time_zone = match text("time_zone", self.time_zone.as_deref(), 64)? {
-            Some(tz) => Some(TimeZoneName::parse(&tz).map_err(|m| invalid("time_zone", m))?.as_str().to_owned()),
+            Some(tz) => {
+                Some(TimeZoneName::parse(&tz).map_err(|m| invalid("time_zone", m))?.as_str().to_owned())
+            }
             None => None,
         };
         if first_name.is_empty() && last_name.is_empty() && email.is_none() && phones.is_empty() {
@@ -273,9 +281,20 @@ mod tests {
     fn bad_members_are_named() {
         let cases = [
             (ContactInput { first_name: Some("x".repeat(101)), ..Default::default() }, "first_name"),
-            (ContactInput { first_name: Some("A".into()), email: Some("nope".into()), ..Default::default() }, "email"),
             (
-                ContactInput { first_name: Some("A".into()), time_zone: Some("Moon/Base".into()), ..Default::default() },
+                ContactInput {
+                    first_name: Some("A".into()),
+                    email: Some("nope".into()),
+                    ..Default::default()
+                },
+                "email",
+            ),
+            (
+                ContactInput {
+                    first_name: Some("A".into()),
+                    time_zone: Some("Moon/Base".into()),
+                    ..Default::default()
+                },
                 "time_zone",
             ),
             (

@@ -121,8 +121,14 @@ mod tests {
 
     #[test]
     fn national_and_international_formats_parse_to_the_same_e164() {
-        for input in ["(312) 555-0100", "312-555-0100", "312.555.0100", "+1 312 555 0100", "1 (312) 555-0100", "3125550100"]
-        {
+        for input in [
+            "(312) 555-0100",
+            "312-555-0100",
+            "312.555.0100",
+            "+1 312 555 0100",
+            "1 (312) 555-0100",
+            "3125550100",
+        ] {
             let p = parse(input, Label::Mobile, Id::US);
             assert_eq!(p.e164.as_deref(), Some("+13125550100"), "{input}");
             assert!(p.valid, "{input}");

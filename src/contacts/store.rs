@@ -44,9 +44,19 @@ fn insert_children(conn: &Connection, agent_id: i64, id: i64, c: &NewContact) ->
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     for (i, p) in c.phones.iter().enumerate() {
-        phone.execute(params![id, agent_id, i as i64, p.number, p.label.as_str(), p.e164, p.extension, p.valid])?;
+        phone.execute(params![
+            id,
+            agent_id,
+            i as i64,
+            p.number,
+            p.label.as_str(),
+            p.e164,
+            p.extension,
+            p.valid
+        ])?;
     }
-    let mut tag = conn.prepare_cached("INSERT INTO contact_tags (contact_id, agent_id, tag) VALUES (?1, ?2, ?3)")?;
+    let mut tag =
+        conn.prepare_cached("INSERT INTO contact_tags (contact_id, agent_id, tag) VALUES (?1, ?2, ?3)")?;
     for t in &c.tags {
         tag.execute(params![id, agent_id, t])?;
     }
@@ -96,12 +106,14 @@ pub fn replace(
 
 /// Deletes a contact; `Ok(false)` when the agent has no such contact.
 pub fn delete(conn: &Connection, agent_id: i64, id: i64) -> anyhow::Result<bool> {
-    let n = conn.prepare_cached("DELETE FROM contacts WHERE id = ?1 AND agent_id = ?2")?.execute([id, agent_id])?;
+    let n = conn
+        .prepare_cached("DELETE FROM contacts WHERE id = ?1 AND agent_id = ?2")?
+        .execute([id, agent_id])?;
     Ok(n == 1)
 }
 
-const COLUMNS: &str = "id, first_name, last_name, email, street, city, state, zip, country, time_zone, source, \
-                       fields, created_at, updated_at, sort_key";
+const COLUMNS: &str = "c.id, c.first_name, c.last_name, c.email, c.street, c.city, c.state, c.zip, c.country, \
+                       c.time_zone, c.source, c.fields, c.created_at, c.updated_at, c.sort_key";
 
 fn from_row(r: &Row) -> rusqlite::Result<(Contact, String)> {
     let source: String = r.get(10)?;
@@ -147,14 +159,15 @@ fn load_children(conn: &Connection, c: &mut Contact) -> anyhow::Result<()> {
             })
         })?
         .collect::<Result<_, _>>()?;
-    let mut tags = conn.prepare_cached("SELECT tag FROM contact_tags WHERE contact_id = ?1 ORDER BY rowid")?;
+    let mut tags =
+        conn.prepare_cached("SELECT tag FROM contact_tags WHERE contact_id = ?1 ORDER BY rowid")?;
     c.tags = tags.query_map([c.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
     Ok(())
 }
 
 /// One of the agent's contacts (R-ACC-3: another agent's is `None`).
 pub fn get(conn: &Connection, agent_id: i64, id: i64) -> anyhow::Result<Option<Contact>> {
-    let sql = format!("SELECT {COLUMNS} FROM contacts WHERE id = ?1 AND agent_id = ?2");
+    let sql = format!("SELECT {COLUMNS} FROM contacts c WHERE c.id = ?1 AND c.agent_id = ?2");
     let found = conn.prepare_cached(&sql)?.query_row([id, agent_id], from_row).optional()?;
     match found {
         Some((mut c, _)) => {
@@ -189,11 +202,29 @@ pub fn list(
     after: Option<&Cursor>,
     limit: usize,
 ) -> anyhow::Result<(Vec<Contact>, Option<Cursor>)> {
-    let mut sql = format!("SELECT {COLUMNS} FROM contacts c WHERE c.agent_id = ?1");
     let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(agent_id)];
+    // A selective filter (a number, an email) drives the query: its few matches are fetched by id
+    // and sorted. The others filter a walk of the agent's contacts in list order, which stops at
+    // the page's end; for broad matches that is the cheaper plan, and it is bounded for narrow ones.
+    let driver = if let Some(e164) = &search.e164 {
+        args.push(Box::new(e164.clone()));
+        Some("SELECT DISTINCT contact_id AS id FROM contact_phones WHERE agent_id = ?1 AND e164 = ?2")
+    } else if let Some(d) = &search.digits {
+        args.push(Box::new(format!("%{d}%")));
+        Some("SELECT DISTINCT contact_id AS id FROM contact_phones WHERE agent_id = ?1 AND e164 LIKE ?2")
+    } else if let Some(e) = &search.email {
+        args.push(Box::new(e.clone()));
+        Some("SELECT id FROM contacts WHERE agent_id = ?1 AND email = ?2 COLLATE NOCASE")
+    } else {
+        None
+    };
+    let mut sql = match driver {
+        Some(d) => format!("SELECT {COLUMNS} FROM ({d}) m CROSS JOIN contacts c ON c.id = m.id WHERE c.agent_id = ?1"),
+        None => format!("SELECT {COLUMNS} FROM contacts c WHERE c.agent_id = ?1"),
+    };
     let mut arg = |sql: &mut String, clause: &str, v: Box<dyn rusqlite::ToSql>| {
         args.push(v);
-        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        sql.push_str(&clause.replace("{p}", &format!("?{}", args.len())));
     };
     if !search.words.is_empty() {
         let query = search
@@ -202,35 +233,25 @@ pub fn list(
             .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
             .collect::<Vec<_>>()
             .join(" AND ");
-        arg(&mut sql, " AND c.id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)", Box::new(query));
-    }
-    if let Some(e164) = &search.e164 {
         arg(
             &mut sql,
-            " AND c.id IN (SELECT contact_id FROM contact_phones WHERE agent_id = c.agent_id AND e164 = ?)",
-            Box::new(e164.clone()),
-        );
-    }
-    if let Some(d) = &search.digits {
-        arg(
-            &mut sql,
-            " AND c.id IN (SELECT contact_id FROM contact_phones WHERE agent_id = c.agent_id AND e164 LIKE ?)",
-            Box::new(format!("%{d}%")),
+            " AND c.id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH {p})",
+            Box::new(query),
         );
     }
     if let Some(t) = &search.tag {
         arg(
             &mut sql,
-            " AND c.id IN (SELECT contact_id FROM contact_tags WHERE agent_id = c.agent_id AND tag = ?)",
+            " AND c.id IN (SELECT contact_id FROM contact_tags WHERE agent_id = ?1 AND tag = {p})",
             Box::new(t.clone()),
         );
     }
-    if let Some(e) = &search.email {
-        arg(&mut sql, " AND c.email = ? COLLATE NOCASE", Box::new(e.clone()));
+    if let Some(e) = search.email.as_ref().filter(|_| search.e164.is_some() || search.digits.is_some()) {
+        arg(&mut sql, " AND c.email = {p} COLLATE NOCASE", Box::new(e.clone()));
     }
     if let Some((key, id)) = after {
-        arg(&mut sql, " AND (c.sort_key, c.id) > (?", Box::new(key.clone()));
-        arg(&mut sql, ", ?)", Box::new(*id));
+        arg(&mut sql, " AND (c.sort_key, c.id) > ({p}", Box::new(key.clone()));
+        arg(&mut sql, ", {p})", Box::new(*id));
     }
     sql.push_str(&format!(" ORDER BY c.sort_key, c.id LIMIT {}", limit + 1));
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -250,5 +271,7 @@ pub fn list(
 
 /// How many contacts the agent has.
 pub fn count(conn: &Connection, agent_id: i64) -> anyhow::Result<i64> {
-    Ok(conn.prepare_cached("SELECT count(*) FROM contacts WHERE agent_id = ?1")?.query_row([agent_id], |r| r.get(0))?)
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM contacts WHERE agent_id = ?1")?
+        .query_row([agent_id], |r| r.get(0))?)
 }

@@ -42,11 +42,9 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let version = state
-        .db
-        .read(crate::db::stored_version)
-        .await
-        .map_err(|e| ApiError::unavailable("database_unavailable", format!("The database is not reachable: {e:#}.")))?;
+    let version = state.db.read(crate::db::stored_version).await.map_err(|e| {
+        ApiError::unavailable("database_unavailable", format!("The database is not reachable: {e:#}."))
+    })?;
     if version != crate::db::schema_version() {
         return Err(ApiError::unavailable(
             "schema_not_current",
@@ -72,6 +70,7 @@ pub async fn record(
     let status = res.status().as_u16().to_string();
     metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "route" => route).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", "route" => route)
+        .record(start.elapsed().as_secs_f64());
     Ok(res)
 }

@@ -41,7 +41,10 @@ pub struct TwilioClient {
 
 impl std::fmt::Debug for TwilioClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TwilioClient").field("base", &self.base).field("account_sid", &self.account_sid).finish()
+        f.debug_struct("TwilioClient")
+            .field("base", &self.base)
+            .field("account_sid", &self.account_sid)
+            .finish()
     }
 }
 
@@ -90,12 +93,19 @@ impl TwilioClient {
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
             .build()?;
-        Ok(Some(TwilioClient { http, base: s.api_base.trim_end_matches('/').to_owned(), account_sid, username, secret }))
+        Ok(Some(TwilioClient {
+            http,
+            base: s.api_base.trim_end_matches('/').to_owned(),
+            account_sid,
+            username,
+            secret,
+        }))
     }
 
     async fn get<T: for<'de> Deserialize<'de>>(&self, path_and_query: &str) -> Result<T, TwilioError> {
         let url = format!("{}{}", self.base, path_and_query);
-        let res = self.http.get(&url).basic_auth(&self.username, Some(self.secret.expose_secret())).send().await?;
+        let res =
+            self.http.get(&url).basic_auth(&self.username, Some(self.secret.expose_secret())).send().await?;
         let status = res.status();
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(TwilioError::Auth);
@@ -115,8 +125,10 @@ impl TwilioClient {
     /// Every number of the account, following Twilio's paging.
     pub async fn incoming_numbers(&self) -> Result<Vec<IncomingNumber>, TwilioError> {
         let mut out = Vec::new();
-        let mut next =
-            Some(format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json?PageSize=1000", self.account_sid));
+        let mut next = Some(format!(
+            "/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json?PageSize=1000",
+            self.account_sid
+        ));
         // Twilio caps pages at 1000; 50 pages is far more numbers than one CRM account holds.
         for _ in 0..50 {
             let Some(path) = next.take() else { break };

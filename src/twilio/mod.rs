@@ -11,7 +11,9 @@ pub use client::{IncomingNumber, TwilioClient, TwilioError};
 pub enum SmsProvider {
     Twilio(TwilioClient),
     /// No account: numbers come from `twilio.sandbox_numbers`.
-    Sandbox { numbers: Vec<String> },
+    Sandbox {
+        numbers: Vec<String>,
+    },
 }
 
 impl SmsProvider {

@@ -32,8 +32,18 @@ async fn login_returns_a_token_that_opens_me() {
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_401() {
     let app = spawn_app().await;
-    let a = problem(app.login_response(ADMIN_EMAIL, "wrong password!").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
-    let b = problem(app.login_response("nobody@example.com", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let a = problem(
+        app.login_response(ADMIN_EMAIL, "wrong password!").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let b = problem(
+        app.login_response("nobody@example.com", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
     assert_eq!(a["detail"], b["detail"]);
 }
 
@@ -51,7 +61,10 @@ async fn login_is_throttled_per_email_with_retry_after() {
     let app = spawn_app_with(|s| s.auth.login_attempts_per_minute_per_email = 3).await;
     // spawn_app logged the admin in once already.
     for _ in 0..2 {
-        assert_eq!(app.login_response(ADMIN_EMAIL, "wrong password!").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.login_response(ADMIN_EMAIL, "wrong password!").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     let res = app.login_response(ADMIN_EMAIL, PASSWORD).await;
     let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
@@ -103,7 +116,12 @@ async fn only_admins_manage_agents_and_teams() {
     problem(app.get("/v1/admin/agents", &agent).await, StatusCode::FORBIDDEN, "forbidden").await;
     let body = json!({"email": "x@example.com", "name": "X", "password": PASSWORD});
     problem(app.post("/v1/admin/agents", &agent, &body).await, StatusCode::FORBIDDEN, "forbidden").await;
-    problem(app.post("/v1/admin/teams", &agent, &json!({"name": "T"})).await, StatusCode::FORBIDDEN, "forbidden").await;
+    problem(
+        app.post("/v1/admin/teams", &agent, &json!({"name": "T"})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
     assert_eq!(app.count("agents").await, 2);
     assert_eq!(app.count("teams").await, 0);
 }
@@ -125,7 +143,10 @@ async fn admins_create_and_update_agents_with_country_time_zone_and_limits() {
     assert_eq!(agent["time_zone"], "Europe/London");
     assert_eq!(agent["team"]["name"], "North Shore");
     assert_eq!(agent["role"], "agent");
-    assert_eq!(agent["limits"], json!({"daily_unique_recipients": 200, "daily_segments": 50, "monthly_credits": 3000}));
+    assert_eq!(
+        agent["limits"],
+        json!({"daily_unique_recipients": 200, "daily_segments": 50, "monthly_credits": 3000})
+    );
 
     let id = agent["id"].as_i64().unwrap();
     let patch = json!({"time_zone": "America/New_York", "team_id": null, "limits": {"daily_segments": null, "monthly_credits": 10}, "role": "admin"});
@@ -142,7 +163,9 @@ async fn admins_create_and_update_agents_with_country_time_zone_and_limits() {
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
     let teams: Value = app.get("/v1/admin/teams", &app.admin_token).await.json().await.unwrap();
     assert_eq!(teams["items"][0]["members"], 0);
-    let res = app.patch(&format!("/v1/admin/teams/{}", team["id"]), &app.admin_token, &json!({"name": "South"})).await;
+    let res = app
+        .patch(&format!("/v1/admin/teams/{}", team["id"]), &app.admin_token, &json!({"name": "South"}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -150,7 +173,13 @@ async fn admins_create_and_update_agents_with_country_time_zone_and_limits() {
 async fn a_new_password_ends_the_agents_sessions() {
     let app = spawn_app().await;
     let (id, token) = app.agent("a@example.com", json!({})).await;
-    let res = app.patch(&format!("/v1/admin/agents/{id}"), &app.admin_token, &json!({"password": "a brand new password"})).await;
+    let res = app
+        .patch(
+            &format!("/v1/admin/agents/{id}"),
+            &app.admin_token,
+            &json!({"password": "a brand new password"}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     problem(app.get("/v1/me", &token).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
     app.login("a@example.com", "a brand new password").await;
@@ -193,11 +222,18 @@ async fn available_numbers_come_from_the_twilio_account_and_hide_numbers_held_by
     assert_eq!(me["sending_number"], "+13125550101");
 
     let list: Value = app.get("/v1/numbers/available", &b).await.json().await.unwrap();
-    let numbers: Vec<&str> = list["numbers"].as_array().unwrap().iter().map(|n| n["number"].as_str().unwrap()).collect();
+    let numbers: Vec<&str> =
+        list["numbers"].as_array().unwrap().iter().map(|n| n["number"].as_str().unwrap()).collect();
     assert_eq!(numbers, vec!["+13125550100", "+13125550102"]);
     assert_eq!(list["sandbox"], false);
     let mine: Value = app.get("/v1/numbers/available", &a).await.json().await.unwrap();
-    assert!(mine["numbers"].as_array().unwrap().iter().any(|n| n["number"] == "+13125550101" && n["yours"] == true));
+    assert!(
+        mine["numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["number"] == "+13125550101" && n["yours"] == true)
+    );
 
     // The client spoke Twilio's API with Basic auth of the account SID and token.
     let requests = app.twilio.received_requests().await.unwrap();
@@ -212,21 +248,40 @@ async fn a_number_belongs_to_one_agent() {
     let app = spawn_app().await;
     let (_, a) = app.agent("a@example.com", json!({})).await;
     let (_, b) = app.agent("b@example.com", json!({})).await;
-    assert_eq!(app.put("/v1/me/number", &a, &json!({"number": "+1 312 555 0100"})).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.put("/v1/me/number", &a, &json!({"number": "+1 312 555 0100"})).await.status(),
+        StatusCode::OK
+    );
     let res = app.put("/v1/me/number", &b, &json!({"number": "+13125550100"})).await;
     problem(res, StatusCode::CONFLICT, "number_taken").await;
     // Taking it again is harmless; releasing frees it.
-    assert_eq!(app.put("/v1/me/number", &a, &json!({"number": "+13125550100"})).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.put("/v1/me/number", &a, &json!({"number": "+13125550100"})).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(app.delete("/v1/me/number", &a).await.status(), StatusCode::NO_CONTENT);
-    assert_eq!(app.put("/v1/me/number", &b, &json!({"number": "+13125550100"})).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.put("/v1/me/number", &b, &json!({"number": "+13125550100"})).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn a_number_outside_the_account_or_not_a_number_is_refused() {
     let app = spawn_app().await;
     let (_, a) = app.agent("a@example.com", json!({})).await;
-    problem(app.put("/v1/me/number", &a, &json!({"number": "+13125550199"})).await, StatusCode::UNPROCESSABLE_ENTITY, "number_not_in_account").await;
-    problem(app.put("/v1/me/number", &a, &json!({"number": "call me"})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_number").await;
+    problem(
+        app.put("/v1/me/number", &a, &json!({"number": "+13125550199"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "number_not_in_account",
+    )
+    .await;
+    problem(
+        app.put("/v1/me/number", &a, &json!({"number": "call me"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_number",
+    )
+    .await;
     let me: Value = app.get("/v1/me", &a).await.json().await.unwrap();
     assert_eq!(me["sending_number"], Value::Null);
 }
@@ -242,10 +297,18 @@ async fn twilio_refusing_our_credentials_is_a_502_that_names_no_secret() {
         .mount(&app.twilio)
         .await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"code": 20003, "message": "Authenticate", "status": 401})))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"code": 20003, "message": "Authenticate", "status": 401})),
+        )
         .mount(&app.twilio)
         .await;
-    let body = problem(app.get("/v1/numbers/available", &app.admin_token).await, StatusCode::BAD_GATEWAY, "twilio_auth_failed").await;
+    let body = problem(
+        app.get("/v1/numbers/available", &app.admin_token).await,
+        StatusCode::BAD_GATEWAY,
+        "twilio_auth_failed",
+    )
+    .await;
     assert!(!body.to_string().contains(AUTH_TOKEN));
 }
 

@@ -28,7 +28,11 @@ fn agent_add_import_and_backup_work_from_the_command_line() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("c.csv:3:"), "{err}");
-    let out = tidings(dir.path()).args(["import", "--skip-invalid", "--agent", "cli@example.com"]).arg(&csv).output().unwrap();
+    let out = tidings(dir.path())
+        .args(["import", "--skip-invalid", "--agent", "cli@example.com"])
+        .arg(&csv)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 contact(s) imported"));
 

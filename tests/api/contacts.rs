@@ -30,7 +30,13 @@ async fn contacts_are_created_read_updated_and_deleted() {
     let read: Value = app.get(&format!("/v1/contacts/{id}"), &token).await.json().await.unwrap();
     assert_eq!(read, created);
 
-    let res = app.patch(&format!("/v1/contacts/{id}"), &token, &json!({"last_name": "Smith", "email": null, "tags": ["seller"]})).await;
+    let res = app
+        .patch(
+            &format!("/v1/contacts/{id}"),
+            &token,
+            &json!({"last_name": "Smith", "email": null, "tags": ["seller"]}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let updated: Value = res.json().await.unwrap();
     assert_eq!(updated["last_name"], "Smith");
@@ -53,9 +59,22 @@ async fn agent_b_gets_404_for_agent_a_contacts_and_never_sees_them() {
     let id = app.contact(&a, jane()).await["id"].as_i64().unwrap();
     let path = format!("/v1/contacts/{id}");
     problem(app.get(&path, &b).await, StatusCode::NOT_FOUND, "not_found").await;
-    problem(app.patch(&path, &b, &json!({"first_name": "Mallory"})).await, StatusCode::NOT_FOUND, "not_found").await;
+    problem(
+        app.patch(&path, &b, &json!({"first_name": "Mallory"})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     problem(app.delete(&path, &b).await, StatusCode::NOT_FOUND, "not_found").await;
-    for q in ["", "?q=jane", "?q=312-555-0142", "?phone=3125550142", "?tag=buyer", "?email=jane.doe@example.com", "?q=555"] {
+    for q in [
+        "",
+        "?q=jane",
+        "?q=312-555-0142",
+        "?phone=3125550142",
+        "?tag=buyer",
+        "?email=jane.doe@example.com",
+        "?q=555",
+    ] {
         let list: Value = app.get(&format!("/v1/contacts{q}"), &b).await.json().await.unwrap();
         assert_eq!(list["items"], json!([]), "{q}");
         let list: Value = app.get(&format!("/v1/contacts{q}"), &a).await.json().await.unwrap();
@@ -99,12 +118,19 @@ async fn the_cursor_walks_every_contact_once_in_name_order() {
     let app = spawn_app().await;
     let (_, t) = app.agent("a@example.com", json!({})).await;
     for i in 0..23 {
-        app.contact(&t, json!({"first_name": format!("P{i:02}"), "last_name": if i % 2 == 0 { "Alpha" } else { "Beta" }})).await;
+        app.contact(
+            &t,
+            json!({"first_name": format!("P{i:02}"), "last_name": if i % 2 == 0 { "Alpha" } else { "Beta" }}),
+        )
+        .await;
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let q = match &cursor { Some(c) => format!("?limit=5&cursor={c}"), None => "?limit=5".into() };
+        let q = match &cursor {
+            Some(c) => format!("?limit=5&cursor={c}"),
+            None => "?limit=5".into(),
+        };
         let page: Value = app.get(&format!("/v1/contacts{q}"), &t).await.json().await.unwrap();
         for c in page["items"].as_array().unwrap() {
             seen.push(format!("{} {}", c["last_name"].as_str().unwrap(), c["first_name"].as_str().unwrap()));
@@ -120,7 +146,8 @@ async fn the_cursor_walks_every_contact_once_in_name_order() {
     assert_eq!(seen.len(), 23);
     assert_eq!(seen, sorted);
     problem(app.get("/v1/contacts?cursor=bogus", &t).await, StatusCode::BAD_REQUEST, "invalid_cursor").await;
-    problem(app.get("/v1/contacts?limit=0", &t).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    problem(app.get("/v1/contacts?limit=0", &t).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field")
+        .await;
     problem(app.get("/v1/contacts?limit=many", &t).await, StatusCode::BAD_REQUEST, "invalid_query").await;
     problem(app.get("/v1/contacts?sort=name", &t).await, StatusCode::BAD_REQUEST, "invalid_query").await;
 }
@@ -148,21 +175,48 @@ async fn bad_contact_input_gets_a_problem_document_and_writes_nothing() {
     let app = spawn_app().await;
     let (_, t) = app.agent("a@example.com", json!({})).await;
     let send = |body: &'static str| {
-        app.request(reqwest::Method::POST, "/v1/contacts", &t).header("content-type", "application/json").body(body).send()
+        app.request(reqwest::Method::POST, "/v1/contacts", &t)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
     };
     problem(send("{\"first_name\": ").await.unwrap(), StatusCode::BAD_REQUEST, "malformed_json").await;
     problem(send("[1,2]").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
-    problem(send("{\"first_name\": 42}").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
-    problem(send("{\"first_name\": \"A\", \"nickname\": \"B\"}").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
-    problem(send("{\"first_name\": \"A\", \"phones\": [{\"number\": \"1\", \"label\": \"pager\"}]}").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
+    problem(send("{\"first_name\": 42}").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")
+        .await;
+    problem(
+        send("{\"first_name\": \"A\", \"nickname\": \"B\"}").await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    )
+    .await;
+    problem(
+        send("{\"first_name\": \"A\", \"phones\": [{\"number\": \"1\", \"label\": \"pager\"}]}")
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    )
+    .await;
     problem(send("{}").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
-    let res = app.request(reqwest::Method::POST, "/v1/contacts", &t).header("content-type", "text/plain").body("{}").send().await.unwrap();
+    let res = app
+        .request(reqwest::Method::POST, "/v1/contacts", &t)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     problem(res, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
     let body = app.post("/v1/contacts", &t, &json!({"first_name": "A", "email": "nope"})).await;
     let doc = problem(body, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
     assert_eq!(doc["field"], "email");
     let huge = format!("{{\"first_name\": \"{}\"}}", "x".repeat(10 * 1024 * 1024));
-    let res = app.request(reqwest::Method::POST, "/v1/contacts", &t).header("content-type", "application/json").body(huge).send().await;
+    let res = app
+        .request(reqwest::Method::POST, "/v1/contacts", &t)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await;
     if let Ok(res) = res {
         // The server may also close the connection before reading it all; either way nothing lands.
         problem(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
@@ -170,7 +224,9 @@ async fn bad_contact_input_gets_a_problem_document_and_writes_nothing() {
     assert_eq!(app.count("contacts").await, 0);
     // A bad update changes nothing either.
     let id = app.contact(&t, json!({"first_name": "Keep"})).await["id"].as_i64().unwrap();
-    let res = app.patch(&format!("/v1/contacts/{id}"), &t, &json!({"first_name": "New", "time_zone": "Nowhere/Zone"})).await;
+    let res = app
+        .patch(&format!("/v1/contacts/{id}"), &t, &json!({"first_name": "New", "time_zone": "Nowhere/Zone"}))
+        .await;
     problem(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
     let c: Value = app.get(&format!("/v1/contacts/{id}"), &t).await.json().await.unwrap();
     assert_eq!(c["first_name"], "Keep");

@@ -37,7 +37,12 @@ async fn an_empty_csv_is_refused() {
     let app = spawn_app().await;
     let (_, t) = app.agent("a@example.com", json!({})).await;
     problem(import(&app, &t, "", vec![]).await, StatusCode::UNPROCESSABLE_ENTITY, "csv_empty").await;
-    problem(import(&app, &t, "", b"first_name,email\n".to_vec()).await, StatusCode::UNPROCESSABLE_ENTITY, "csv_empty").await;
+    problem(
+        import(&app, &t, "", b"first_name,email\n".to_vec()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "csv_empty",
+    )
+    .await;
     assert_eq!(app.count("contacts").await, 0);
 }
 
@@ -52,8 +57,14 @@ async fn a_csv_with_bad_rows_reports_every_one_and_imports_nothing_unless_asked(
                Worse,,Mars/Base,\n\
                Short,x@example.com\n\
                Invalid Number Kept,,,555-12\n";
-    let body = problem(import(&app, &t, "", csv.into()).await, StatusCode::UNPROCESSABLE_ENTITY, "csv_rejected_rows").await;
-    let lines: Vec<i64> = body["rejected"].as_array().unwrap().iter().map(|r| r["line"].as_i64().unwrap()).collect();
+    let body = problem(
+        import(&app, &t, "", csv.into()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "csv_rejected_rows",
+    )
+    .await;
+    let lines: Vec<i64> =
+        body["rejected"].as_array().unwrap().iter().map(|r| r["line"].as_i64().unwrap()).collect();
     assert_eq!(lines, vec![3, 5, 6]);
     assert!(body["rejected"][0]["reason"].as_str().unwrap().contains("email"));
     assert_eq!(body["accepted"], 2);
@@ -73,7 +84,12 @@ async fn a_csv_with_bad_rows_reports_every_one_and_imports_nothing_unless_asked(
 async fn a_non_utf8_csv_is_refused_with_its_line() {
     let app = spawn_app().await;
     let (_, t) = app.agent("a@example.com", json!({})).await;
-    let body = problem(import(&app, &t, "", b"first_name\nAnn\nJos\xe9\n".to_vec()).await, StatusCode::UNPROCESSABLE_ENTITY, "csv_not_utf8").await;
+    let body = problem(
+        import(&app, &t, "", b"first_name\nAnn\nJos\xe9\n".to_vec()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "csv_not_utf8",
+    )
+    .await;
     assert_eq!(body["line"], 3);
     assert_eq!(app.count("contacts").await, 0);
 }
@@ -82,8 +98,18 @@ async fn a_non_utf8_csv_is_refused_with_its_line() {
 async fn unknown_columns_are_named() {
     let app = spawn_app().await;
     let (_, t) = app.agent("a@example.com", json!({})).await;
-    let body = problem(import(&app, &t, "", b"first_name,Budget\nAnn,1\n".to_vec()).await, StatusCode::UNPROCESSABLE_ENTITY, "csv_unknown_columns").await;
+    let body = problem(
+        import(&app, &t, "", b"first_name,Budget\nAnn,1\n".to_vec()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "csv_unknown_columns",
+    )
+    .await;
     assert_eq!(body["columns"], json!(["Budget"]));
-    problem(import(&app, &t, "?dry=1", b"first_name\nAnn\n".to_vec()).await, StatusCode::BAD_REQUEST, "invalid_query").await;
+    problem(
+        import(&app, &t, "?dry=1", b"first_name\nAnn\n".to_vec()).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+    )
+    .await;
     assert_eq!(app.count("contacts").await, 0);
 }

@@ -19,11 +19,14 @@ async fn a_restart_keeps_all_data_and_migrations_run_once() {
     let t = app.login("a@example.com", PASSWORD).await;
     let list: Value = app.get("/v1/contacts?q=persisted", &t).await.json().await.unwrap();
     assert_eq!(list["items"][0]["phones"][0]["e164"], "+13125550130");
-    let version: i64 = app.state.db.read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?)).await.unwrap();
+    let version: i64 =
+        app.state.db.read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?)).await.unwrap();
     assert_eq!(version as usize, tidings::db::schema_version());
-    let journal: String = app.state.db.read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?)).await.unwrap();
+    let journal: String =
+        app.state.db.read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?)).await.unwrap();
     assert_eq!(journal, "wal");
-    let fk: i64 = app.state.db.read(|c| Ok(c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?)).await.unwrap();
+    let fk: i64 =
+        app.state.db.read(|c| Ok(c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?)).await.unwrap();
     assert_eq!(fk, 1);
 }
 

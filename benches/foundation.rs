@@ -1,0 +1,229 @@
+//! Foundation load tool (`cargo bench --bench foundation`): CSV import rate, contact search
+//! latency over HTTP, and the daemon's resident memory after start. Prints medians and p99s;
+//! figures, not assertions, since the machine is shared.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tidings::accounts::api::{AgentInput, add_agent};
+use tidings::accounts::model::{LimitOverrides, Role};
+use tidings::app::{self, AppState};
+use tidings::clock::SystemClock;
+use tidings::config::Settings;
+
+const ROWS: usize = 100_000;
+const FIRST: &[&str] = &[
+    "James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "William", "Elizabeth", "David",
+    "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Carlos", "Karen", "José", "Zoë", "Wei",
+    "Aisha", "Liam", "Olivia", "Noah", "Emma", "Mateo", "Sofia",
+];
+const LAST: &[&str] = &[
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
+    "Hernández", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee",
+    "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Kowalski", "Nguyen",
+];
+const AREAS: &[u32] = &[312, 773, 872, 847, 224, 630, 331, 708];
+
+/// A small deterministic generator, so every run imports the same file.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.next() as usize % xs.len()]
+    }
+}
+
+fn number(i: usize) -> (u32, u32, u32) {
+    let area = AREAS[i % AREAS.len()];
+    let exchange = 200 + (i / AREAS.len() / 10_000) as u32 % 700;
+    let line = (i / AREAS.len()) as u32 % 10_000;
+    (area, exchange, line)
+}
+
+fn csv(rows: usize) -> Vec<u8> {
+    let mut rng = Lcg(42);
+    let mut out = String::from("first_name,last_name,email,mobile,work,tags,city,state,zip,field:budget\n");
+    for i in 0..rows {
+        let (first, last) = (rng.pick(FIRST), rng.pick(LAST));
+        let (a, e, l) = number(i);
+        let mobile = match i % 3 {
+            0 => format!("({a}) {e}-{l:04}"),
+            1 => format!("{a}-{e}-{l:04}"),
+            _ => format!("+1 {a} {e} {l:04}"),
+        };
+        let work = if i % 4 == 0 { format!("{a}.{e}.{:04}", (l + 5000) % 10_000) } else { String::new() };
+        let tag = ["buyer", "seller", "sphere", "investor;buyer", "past-client"][i % 5];
+        let _ = writeln!(
+            out,
+            "{first},{last},{}.{}{i}@example.com,{mobile},{work},{tag},Chicago,IL,606{:02},{}",
+            first.to_lowercase(),
+            last.to_lowercase(),
+            i % 100,
+            200_000 + (rng.next() % 800) * 1000
+        );
+    }
+    out.into_bytes()
+}
+
+fn settings(db: &std::path::Path) -> Settings {
+    let mut s = Settings::default();
+    s.server.listen = "127.0.0.1:0".into();
+    s.database.path = db.to_path_buf();
+    s
+}
+
+async fn agent(state: &AppState, email: &str) -> i64 {
+    let input = AgentInput {
+        email: email.into(),
+        name: "Bench Agent".into(),
+        password: "bench password 123".into(),
+        role: Role::Agent,
+        team_id: None,
+        country: None,
+        time_zone: None,
+        limits: LimitOverrides::default(),
+    };
+    add_agent(state, input).await.map(|a| a.id).unwrap_or_else(|e| panic!("agent: {e}"))
+}
+
+/// Parses and writes one file as `POST /v1/contacts/import` and `tidings import` do.
+async fn import(state: &AppState, agent_id: i64, bytes: Arc<Vec<u8>>) -> (Duration, Duration) {
+    let start = Instant::now();
+    let country = tidings::accounts::model::Country::parse("US").expect("US");
+    let parsed = tokio::task::spawn_blocking(move || tidings::contacts::import::parse(&bytes, &country))
+        .await
+        .expect("join")
+        .expect("parse");
+    assert!(parsed.rejected.is_empty(), "{:?}", &parsed.rejected[..1]);
+    let parse = start.elapsed();
+    let now = jiff::Timestamp::now();
+    state
+        .db
+        .write(move |tx| tidings::contacts::write_imported(tx, agent_id, &parsed.contacts, now, |_| {}))
+        .await
+        .expect("write");
+    (parse, start.elapsed())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn latencies(client: &reqwest::Client, base: &str, token: &str, queries: &[String]) -> (Duration, Duration) {
+    let mut times = Vec::with_capacity(queries.len());
+    for q in queries {
+        let start = Instant::now();
+        let res = client.get(format!("{base}/v1/contacts?{q}")).bearer_auth(token).send().await.expect("search");
+        assert!(res.status().is_success(), "{q}: {}", res.status());
+        let body = res.bytes().await.expect("body");
+        times.push(start.elapsed());
+        assert!(body.len() > 20, "{q}");
+    }
+    times.sort();
+    (percentile(&times, 0.5), percentile(&times, 0.99))
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let bytes = Arc::new(csv(ROWS));
+        println!("import of {ROWS} contacts from CSV ({:.1} MB), 3 runs on fresh databases:", bytes.len() as f64 / 1e6);
+        let mut runs = Vec::new();
+        let mut kept = None;
+        for run in 0..3 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let state = AppState::new(settings(&dir.path().join("bench.db")), Arc::new(SystemClock)).await.expect("state");
+            let id = agent(&state, "bench@example.com").await;
+            let (parse, took) = import(&state, id, bytes.clone()).await;
+            println!(
+                "  run {run}: {:.2} s = {:.0} rows/s (parsing {:.2} s, writing {:.2} s)",
+                took.as_secs_f64(),
+                ROWS as f64 / took.as_secs_f64(),
+                parse.as_secs_f64(),
+                (took - parse).as_secs_f64()
+            );
+            runs.push(took);
+            kept = Some((dir, state));
+        }
+        runs.sort();
+        println!("  median: {:.0} rows/s", ROWS as f64 / runs[1].as_secs_f64());
+
+        let (dir, state) = kept.expect("a run");
+        // A second agent's contacts share the tables, as in production.
+        let other = agent(&state, "other@example.com").await;
+        import(&state, other, Arc::new(csv(10_000))).await;
+        let application = app::build(state).expect("build");
+        let base = format!("http://{}", application.address());
+        tokio::spawn(application.run_until_stopped());
+        let client = reqwest::Client::new();
+        let login: serde_json::Value = client
+            .post(format!("{base}/v1/auth/login"))
+            .json(&serde_json::json!({"email": "bench@example.com", "password": "bench password 123"}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        let token = login["token"].as_str().expect("token").to_owned();
+        let mut rng = Lcg(7);
+        let by_phone: Vec<String> = (0..1000)
+            .map(|_| {
+                let (a, e, l) = number(rng.next() as usize % ROWS);
+                match rng.next() % 3 {
+                    0 => format!("phone=%28{a}%29%20{e}-{l:04}"),
+                    1 => format!("q=%2B1{a}{e}{l:04}"),
+                    _ => format!("q={a}.{e}.{l:04}"),
+                }
+            })
+            .collect();
+        let by_name: Vec<String> = (0..1000)
+            .map(|i| {
+                let (f, l) = (rng.pick(FIRST), rng.pick(LAST));
+                match i % 3 {
+                    0 => format!("q={}", &l.to_lowercase()[..3.min(l.len())]),
+                    1 => format!("q={f}%20{l}"),
+                    _ => format!("q={}", f.to_lowercase()),
+                }
+            })
+            .collect();
+        latencies(&client, &base, &token, &by_phone[..50]).await; // warm-up
+        let (p50, p99) = latencies(&client, &base, &token, &by_phone).await;
+        println!("search by phone over {ROWS} contacts (HTTP, 1000 queries): median {}, p99 {}", ms(p50), ms(p99));
+        let (p50, p99) = latencies(&client, &base, &token, &by_name).await;
+        println!("search by name over {ROWS} contacts (HTTP, 1000 queries, 50 per page): median {}, p99 {}", ms(p50), ms(p99));
+        drop(dir);
+
+        // RSS of the real binary after start, on a fresh database with the demo data.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+            .env("TIDINGS_DATABASE__PATH", dir.path().join("rss.db"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("serve");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        match rss_kib(child.id()) {
+            Some(kib) => println!("RSS of `tidings serve --demo` after start: {:.1} MB", kib as f64 / 1024.0),
+            None => println!("RSS unavailable"),
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    });
+}
