@@ -14,6 +14,7 @@ use crate::accounts::model::{LimitOverrides, Role};
 use crate::app::{self, AppState};
 use crate::clock::SystemClock;
 use crate::config::{LogFormat, Settings, Sources};
+use crate::contacts::ImportError;
 
 #[derive(Parser)]
 #[command(name = "tidings", version, about = "The texting backend of a real-estate CRM")]
@@ -249,40 +250,55 @@ async fn import(
         .read(move |c| crate::accounts::store::agent_by_email(c, &lookup))
         .await?
         .with_context(|| format!("there is no agent {email}"))?;
-    let region = agent.country.clone();
-    let parsed =
-        match tokio::task::spawn_blocking(move || crate::contacts::import::parse(&bytes, &region)).await? {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("{}: {e}", file.display());
-                return Ok(ExitCode::FAILURE);
-            }
-        };
-    for r in &parsed.rejected {
-        eprintln!("{}:{}: {}", file.display(), r.line, r.reason);
-    }
-    if !parsed.rejected.is_empty() && !skip_invalid {
-        eprintln!(
-            "{} row(s) rejected; nothing imported. Fix them, or pass --skip-invalid to import the rest.",
-            parsed.rejected.len()
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    let bar = indicatif::ProgressBar::new(parsed.contacts.len() as u64);
+    let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} contacts {per_sec} {eta}")
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows {per_sec} {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let now = state.clock.now();
-    let contacts = parsed.contacts;
     let progress = bar.clone();
-    let imported = state
+    let result = state
         .db
         .write(move |tx| {
-            crate::contacts::write_imported(tx, agent.id, &contacts, now, |n| progress.set_position(n as u64))
+            crate::contacts::import_csv(
+                tx,
+                agent.id,
+                &bytes,
+                &agent.country,
+                skip_invalid,
+                now,
+                |done, total| {
+                    progress.set_length(total as u64);
+                    progress.set_position(done as u64);
+                },
+            )
         })
-        .await?;
-    bar.finish();
-    println!("{imported} contact(s) imported, {} row(s) rejected", parsed.rejected.len());
+        .await;
+    bar.finish_and_clear();
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(e) => match e.downcast::<ImportError>() {
+            Ok(ImportError::File(f)) => {
+                eprintln!("{}: {f}", file.display());
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(ImportError::Rejected { rejected, .. }) => {
+                for r in &rejected {
+                    eprintln!("{}:{}: {}", file.display(), r.line, r.reason);
+                }
+                eprintln!(
+                    "{} row(s) rejected; nothing imported. Fix them, or pass --skip-invalid to import the rest.",
+                    rejected.len()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            Err(other) => return Err(other),
+        },
+    };
+    for r in &outcome.rejected {
+        eprintln!("{}:{}: {}", file.display(), r.line, r.reason);
+    }
+    let (imported, rejected) = (outcome.imported, outcome.rejected.len());
+    println!("{imported} contact(s) imported, {rejected} row(s) rejected");
     Ok(ExitCode::SUCCESS)
 }

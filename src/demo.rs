@@ -5,7 +5,7 @@ use crate::accounts::api::{AgentInput, add_agent, add_team};
 use crate::accounts::model::{LimitOverrides, Role};
 use crate::accounts::store;
 use crate::app::AppState;
-use crate::contacts::{import, write_imported};
+use crate::contacts::{import, write_all};
 
 pub const TEAM: &str = "Demo Realty";
 pub const ADMIN_EMAIL: &str = "admin@demo.tidings.test";
@@ -66,7 +66,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<bool> {
             {
                 store::set_agent_column(tx, agent_id, "sending_number", &n, now)?;
             }
-            write_imported(tx, agent_id, &parsed.contacts, now, |_| {})
+            write_all(tx, agent_id, &parsed.contacts, now)
         })
         .await?;
     Ok(true)

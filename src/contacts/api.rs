@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::model::{ContactInput, ContactPatch, Source};
-use super::{import, phone, store};
+use super::{phone, store};
 use crate::accounts::Authenticated;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -189,25 +189,21 @@ async fn import_csv(
     query: web::Query<ImportQuery>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let region = me.country.clone();
-    let parsed = web::block(move || import::parse(&body, &region))
-        .await
-        .map_err(|e| ApiError::internal(e.into()))??;
-    if !parsed.rejected.is_empty() && !query.skip_invalid {
-        return Err(ApiError::invalid(
-            "csv_rejected_rows",
-            format!(
-                "{} row(s) cannot be imported; nothing was imported. Fix them, or send ?skip_invalid=true to import \
-                 the other rows.",
-                parsed.rejected.len()
-            ),
-        )
-        .with("rejected", serde_json::to_value(&parsed.rejected).unwrap_or_default())
-        .with("accepted", parsed.contacts.len()));
-    }
     let now = state.clock.now();
-    let contacts = parsed.contacts;
-    let imported = state.db.write(move |tx| super::write_imported(tx, me.id, &contacts, now, |_| {})).await?;
-    tracing::info!(agent_id = me.id, imported, rejected = parsed.rejected.len(), "contacts imported");
-    Ok(HttpResponse::Created().json(json!({ "imported": imported, "rejected": parsed.rejected })))
+    let skip_invalid = query.skip_invalid;
+    let outcome = state
+        .db
+        .write(move |tx| super::import_csv(tx, me.id, &body, &me.country, skip_invalid, now, |_, _| {}))
+        .await
+        .map_err(|e| match e.downcast::<super::ImportError>() {
+            Ok(failure) => ApiError::from(failure),
+            Err(other) => ApiError::from(other),
+        })?;
+    tracing::info!(
+        agent_id = me.id,
+        imported = outcome.imported,
+        rejected = outcome.rejected.len(),
+        "contacts imported"
+    );
+    Ok(HttpResponse::Created().json(json!({ "imported": outcome.imported, "rejected": outcome.rejected })))
 }

@@ -1,5 +1,6 @@
-//! CSV import (R-CON-3). The file is read whole, every row validated (in parallel), and then
-//! written in one transaction: either every accepted row lands or none does.
+//! CSV import (R-CON-3). The file is read whole and its rows validated in order, in batches that
+//! a writer stores as they come (see `contacts::import_csv`): one transaction, so either every
+//! accepted row lands or none does.
 //!
 //! Columns (header names are case-insensitive; spaces and dashes count as `_`):
 //! `first_name`, `last_name`, `email`, `mobile`, `home`, `work`, `other` (alias `phone`),
@@ -120,8 +121,19 @@ pub struct Parsed {
 
 pub const MAX_ROWS: usize = 250_000;
 
-/// Reads a CSV file; numbers are parsed with `region` as the default region.
-pub fn parse(bytes: &[u8], region: &Country) -> Result<Parsed, FileError> {
+/// What [`stream`] hands over, in order.
+pub enum Event {
+    /// How many rows the file has (known before any is validated).
+    Total(usize),
+    /// The next rows, each with its line: a contact or why not.
+    Rows(Vec<(u64, Result<NewContact, String>)>),
+}
+
+/// Rows per [`Event::Rows`].
+const BATCH: usize = 1_000;
+
+/// Reads a CSV file and validates its rows; numbers are parsed with `region` as the default region.
+pub fn stream(bytes: &[u8], region: &Country, mut emit: impl FnMut(Event)) -> Result<(), FileError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if let Err(e) = std::str::from_utf8(bytes) {
         let line = 1 + bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() as u64;
@@ -181,26 +193,26 @@ pub fn parse(bytes: &[u8], region: &Country) -> Result<Parsed, FileError> {
     if records.is_empty() {
         return Err(FileError::Empty);
     }
-    // Phone parsing dominates: spread the rows over the cores.
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    let chunk = records.len().div_ceil(threads).max(1);
-    let results: Vec<Vec<(u64, Result<NewContact, String>)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = records
-            .chunks(chunk)
-            .map(|part| {
-                let (columns, field_names) = (&columns, &field_names);
-                s.spawn(move || part.iter().map(|r| row(r, columns, field_names, width, region)).collect())
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
-    });
-    let mut parsed = Parsed::default();
-    for (line, result) in results.into_iter().flatten() {
-        match result {
-            Ok(c) => parsed.contacts.push(c),
-            Err(reason) => parsed.rejected.push(Rejected { line, reason }),
-        }
+    emit(Event::Total(records.len()));
+    for batch in records.chunks(BATCH) {
+        emit(Event::Rows(batch.iter().map(|r| row(r, &columns, &field_names, width, region)).collect()));
     }
+    Ok(())
+}
+
+/// Reads a whole CSV file into accepted contacts and rejected lines.
+pub fn parse(bytes: &[u8], region: &Country) -> Result<Parsed, FileError> {
+    let mut parsed = Parsed::default();
+    stream(bytes, region, |event| {
+        if let Event::Rows(rows) = event {
+            for (line, result) in rows {
+                match result {
+                    Ok(c) => parsed.contacts.push(c),
+                    Err(reason) => parsed.rejected.push(Rejected { line, reason }),
+                }
+            }
+        }
+    })?;
     Ok(parsed)
 }
 

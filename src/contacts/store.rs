@@ -9,58 +9,76 @@ use super::model::{Address, Contact, NewContact, Source};
 use super::phone::{Label, Phone};
 use crate::db::{millis, timestamp};
 
-pub fn insert(conn: &Connection, agent_id: i64, c: &NewContact, now: jiff::Timestamp) -> anyhow::Result<i64> {
-    let fields = serde_json::to_string(&c.fields)?;
-    conn.prepare_cached(
-        "INSERT INTO contacts (agent_id, first_name, last_name, email, street, city, state, zip, country,
-             time_zone, source, fields, sort_key, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
-    )?
-    .execute(params![
-        agent_id,
-        c.first_name,
-        c.last_name,
-        c.email,
-        c.address.street,
-        c.address.city,
-        c.address.state,
-        c.address.zip,
-        c.address.country,
-        c.time_zone,
-        c.source.as_str(),
-        fields,
-        c.sort_key(),
-        millis(now),
-    ])
-    .context("inserting a contact")?;
-    let id = conn.last_insert_rowid();
-    insert_children(conn, agent_id, id, c)?;
-    Ok(id)
+/// Prepared inserts, reused across the rows of an import.
+pub struct Writer<'c> {
+    contact: rusqlite::Statement<'c>,
+    phone: rusqlite::Statement<'c>,
+    tag: rusqlite::Statement<'c>,
 }
 
-fn insert_children(conn: &Connection, agent_id: i64, id: i64, c: &NewContact) -> anyhow::Result<()> {
-    let mut phone = conn.prepare_cached(
-        "INSERT INTO contact_phones (contact_id, agent_id, position, number, label, e164, extension, valid)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    for (i, p) in c.phones.iter().enumerate() {
-        phone.execute(params![
-            id,
-            agent_id,
-            i as i64,
-            p.number,
-            p.label.as_str(),
-            p.e164,
-            p.extension,
-            p.valid
-        ])?;
+impl<'c> Writer<'c> {
+    pub fn new(conn: &'c Connection) -> anyhow::Result<Writer<'c>> {
+        Ok(Writer {
+            contact: conn.prepare(
+                "INSERT INTO contacts (agent_id, first_name, last_name, email, street, city, state, zip, country,
+                     time_zone, source, fields, sort_key, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+            )?,
+            phone: conn.prepare(
+                "INSERT INTO contact_phones (contact_id, agent_id, position, number, label, e164, extension, valid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?,
+            tag: conn.prepare("INSERT INTO contact_tags (contact_id, agent_id, tag) VALUES (?1, ?2, ?3)")?,
+        })
     }
-    let mut tag =
-        conn.prepare_cached("INSERT INTO contact_tags (contact_id, agent_id, tag) VALUES (?1, ?2, ?3)")?;
-    for t in &c.tags {
-        tag.execute(params![id, agent_id, t])?;
+
+    pub fn insert(&mut self, agent_id: i64, c: &NewContact, now: jiff::Timestamp) -> anyhow::Result<i64> {
+        let fields = if c.fields.is_empty() { "{}".to_owned() } else { serde_json::to_string(&c.fields)? };
+        let id = self
+            .contact
+            .insert(params![
+                agent_id,
+                c.first_name,
+                c.last_name,
+                c.email,
+                c.address.street,
+                c.address.city,
+                c.address.state,
+                c.address.zip,
+                c.address.country,
+                c.time_zone,
+                c.source.as_str(),
+                fields,
+                c.sort_key(),
+                millis(now),
+            ])
+            .context("inserting a contact")?;
+        self.children(agent_id, id, c)?;
+        Ok(id)
     }
-    Ok(())
+
+    fn children(&mut self, agent_id: i64, id: i64, c: &NewContact) -> anyhow::Result<()> {
+        for (i, p) in c.phones.iter().enumerate() {
+            self.phone.execute(params![
+                id,
+                agent_id,
+                i as i64,
+                p.number,
+                p.label.as_str(),
+                p.e164,
+                p.extension,
+                p.valid
+            ])?;
+        }
+        for t in &c.tags {
+            self.tag.execute(params![id, agent_id, t])?;
+        }
+        Ok(())
+    }
+}
+
+pub fn insert(conn: &Connection, agent_id: i64, c: &NewContact, now: jiff::Timestamp) -> anyhow::Result<i64> {
+    Writer::new(conn)?.insert(agent_id, c, now)
 }
 
 /// Replaces a contact's content; `Ok(false)` when the agent has no such contact.
@@ -100,7 +118,7 @@ pub fn replace(
     }
     conn.prepare_cached("DELETE FROM contact_phones WHERE contact_id = ?1")?.execute([id])?;
     conn.prepare_cached("DELETE FROM contact_tags WHERE contact_id = ?1")?.execute([id])?;
-    insert_children(conn, agent_id, id, c)?;
+    Writer::new(conn)?.children(agent_id, id, c)?;
     Ok(true)
 }
 
@@ -219,7 +237,9 @@ pub fn list(
         None
     };
     let mut sql = match driver {
-        Some(d) => format!("SELECT {COLUMNS} FROM ({d}) m CROSS JOIN contacts c ON c.id = m.id WHERE c.agent_id = ?1"),
+        Some(d) => format!(
+            "SELECT {COLUMNS} FROM ({d}) m CROSS JOIN contacts c ON c.id = m.id WHERE c.agent_id = ?1"
+        ),
         None => format!("SELECT {COLUMNS} FROM contacts c WHERE c.agent_id = ?1"),
     };
     let mut arg = |sql: &mut String, clause: &str, v: Box<dyn rusqlite::ToSql>| {
