@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{Compress, from_fn};
+use actix_web::middleware::{Compress, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{ApiError, extractors};
+use crate::scripts::Scripts;
 use crate::twilio::SmsProvider;
 
 /// The largest JSON body any endpoint accepts.
@@ -29,6 +30,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub sms: SmsProvider,
     pub login_throttle: LoginThrottle,
+    pub scripts: Scripts,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
         Ok(AppState {
             sms: SmsProvider::from_settings(&settings)?,
             login_throttle: LoginThrottle::new(&settings.auth),
+            scripts: Scripts::new(&settings.scripts),
             settings: Arc::new(settings),
             db,
             clock,
@@ -74,12 +77,14 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .app_data(web::QueryConfig::default().error_handler(extractors::query))
             .app_data(web::PathConfig::default().error_handler(extractors::path))
             .app_data(web::PayloadConfig::new(MAX_JSON_BYTES))
+            .wrap(ErrorHandlers::new().default_handler(crate::error::ensure_problem))
             .wrap(Compress::default())
             .wrap(from_fn(crate::ops::record))
             .wrap(TracingLogger::default())
             .configure(crate::ops::routes)
             .configure(crate::accounts::api::routes)
             .configure(crate::contacts::api::routes)
+            .configure(crate::scripts::api::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::new(
                     actix_web::http::StatusCode::NOT_FOUND,

@@ -35,6 +35,13 @@ pub const KEYS: &[&str] = &[
     "auth.login_attempts_per_minute_per_address",
     "auth.login_attempts_per_minute_per_email",
     "log.format",
+    "scripts.max_operations",
+    "scripts.max_string_bytes",
+    "scripts.max_array_size",
+    "scripts.max_map_size",
+    "scripts.max_call_levels",
+    "scripts.max_expr_depth",
+    "scripts.timeout_ms",
 ];
 
 /// Keys whose values are secrets: they may come from `*_FILE` and are never printed.
@@ -52,6 +59,7 @@ pub struct Settings {
     pub defaults: DefaultSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub scripts: ScriptSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -149,6 +157,35 @@ impl Default for AuthSettings {
             token_ttl_hours: 24 * 30,
             login_attempts_per_minute_per_address: 20,
             login_attempts_per_minute_per_email: 5,
+        }
+    }
+}
+
+/// The Rhai sandbox's limits (R-SCR-4), per evaluation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScriptSettings {
+    pub max_operations: u64,
+    /// Longest string a script may build, in bytes (a 1,600-character MMS body in any script fits).
+    pub max_string_bytes: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+    pub max_call_levels: usize,
+    pub max_expr_depth: usize,
+    /// Wall-clock limit of one evaluation.
+    pub timeout_ms: u64,
+}
+
+impl Default for ScriptSettings {
+    fn default() -> Self {
+        Self {
+            max_operations: 50_000,
+            max_string_bytes: 8 * 1024,
+            max_array_size: 1_000,
+            max_map_size: 500,
+            max_call_levels: 16,
+            max_expr_depth: 32,
+            timeout_ms: 100,
         }
     }
 }
@@ -305,6 +342,17 @@ impl Settings {
             .map_err(|e| fail("defaults.country", e))?;
         crate::accounts::model::TimeZoneName::parse(&self.defaults.time_zone)
             .map_err(|e| fail("defaults.time_zone", e))?;
+        let sc = &self.scripts;
+        if sc.max_operations == 0
+            || sc.max_string_bytes < 2_048
+            || sc.max_call_levels == 0
+            || sc.timeout_ms == 0
+        {
+            return Err(fail(
+                "scripts.*",
+                "max_operations, max_call_levels and timeout_ms must be at least 1, max_string_bytes at least 2048",
+            ));
+        }
         if self.auth.token_ttl_hours == 0 {
             return Err(fail("auth.token_ttl_hours", "must be at least 1"));
         }
@@ -336,6 +384,13 @@ fn env_value(key: &str, raw: &str) -> figment::value::Value {
         };
     }
     const NUMERIC: &[&str] = &[
+        "scripts.max_operations",
+        "scripts.max_string_bytes",
+        "scripts.max_array_size",
+        "scripts.max_map_size",
+        "scripts.max_call_levels",
+        "scripts.max_expr_depth",
+        "scripts.timeout_ms",
         "server.workers",
         "database.pool_size",
         "database.busy_timeout_ms",

@@ -11,7 +11,10 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use rusqlite_migration::{M, Migrations};
 
 /// Embedded migrations, applied in order, one transaction each; never edited once released.
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../migrations/0001_foundation.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../migrations/0001_foundation.sql")),
+    M::up(include_str!("../migrations/0002_scripts.sql")),
+];
 
 /// The schema version this binary writes.
 pub fn schema_version() -> usize {

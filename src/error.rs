@@ -203,3 +203,40 @@ pub mod extractors {
         }
     }
 }
+
+/// Turns any error answer that is not yet a problem document (actix's own: payload limits,
+/// timeouts, …) into one, so clients see one error format (R-ERR-1).
+pub fn ensure_problem<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    use actix_web::middleware::ErrorHandlerResponse;
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (code, title, detail) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("payload_too_large", "Payload too large", "The body is larger than this endpoint accepts.")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "Unsupported media type", "This content type is not accepted here.")
+        }
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed", "Use another method."),
+        StatusCode::NOT_FOUND => ("not_found", "Not found", "No such resource."),
+        StatusCode::REQUEST_TIMEOUT => {
+            ("request_timeout", "Request timeout", "The request took too long to arrive.")
+        }
+        s if s.is_server_error() => {
+            ("internal", "Internal server error", "Something went wrong on our side.")
+        }
+        _ => ("bad_request", "Bad request", "The request could not be read."),
+    };
+    let problem = ApiError::new(status, code, title, detail);
+    let (req, _) = res.into_parts();
+    let res = actix_web::dev::ServiceResponse::new(req, problem.error_response()).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}

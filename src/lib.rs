@@ -13,4 +13,5 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod ops;
+pub mod scripts;
 pub mod twilio;

@@ -108,6 +108,8 @@ struct ListQuery {
     email: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
+    /// A filter script's id: only the contacts it matches (R-SCR-2).
+    filter_script: Option<i64>,
 }
 
 fn encode_cursor(c: &store::Cursor) -> String {
@@ -168,7 +170,28 @@ async fn list(
             }
         }
     }
-    let (items, next) = state.db.read(move |c| store::list(c, me.id, &search, after.as_ref(), limit)).await?;
+    let (items, next) = match q.filter_script {
+        None => state.db.read(move |c| store::list(c, me.id, &search, after.as_ref(), limit)).await?,
+        Some(id) => {
+            let script = crate::scripts::api::load(&state, id).await?;
+            if script.kind != crate::scripts::Kind::Filter {
+                return Err(ApiError::invalid_field(
+                    "filter_script",
+                    format!("Script {id} is a template, not a filter."),
+                ));
+            }
+            let compiled = state
+                .scripts
+                .compile(script.kind, &script.source)
+                .map_err(crate::scripts::api::compile_error)?;
+            let state = state.clone();
+            state
+                .clone()
+                .db
+                .read(move |c| filtered_page(&state, c, &me, &compiled, &search, after, limit))
+                .await?
+        }
+    };
     Ok(HttpResponse::Ok().json(json!({
         "items": items,
         "next_cursor": next.as_ref().map(encode_cursor),
@@ -206,4 +229,35 @@ async fn import_csv(
         "contacts imported"
     );
     Ok(HttpResponse::Created().json(json!({ "imported": outcome.imported, "rejected": outcome.rejected })))
+}
+
+/// A page of the contacts a filter script matches, walking the list in batches from the cursor
+/// until the page is full. Runs on the database's blocking thread.
+fn filtered_page(
+    state: &AppState,
+    conn: &rusqlite::Connection,
+    me: &crate::accounts::model::Agent,
+    filter: &crate::scripts::Compiled,
+    search: &store::Search,
+    mut after: Option<store::Cursor>,
+    limit: usize,
+) -> anyhow::Result<(Vec<super::model::Contact>, Option<store::Cursor>)> {
+    use crate::scripts::context;
+    let now = context::agent_now(me, state.clock.now());
+    let agent = context::agent(me);
+    let mut page = Vec::with_capacity(limit + 1);
+    loop {
+        let (batch, next) = store::list(conn, me.id, search, after.as_ref(), 1_000)?;
+        let inputs: Vec<_> = batch.iter().map(|c| context::contact(c, None)).collect();
+        let verdicts = state.scripts.filter_all(filter, &inputs, &agent, &now);
+        page.extend(batch.into_iter().zip(verdicts).filter(|(_, v)| matches!(v, Ok(true))).map(|(c, _)| c));
+        if page.len() > limit || next.is_none() {
+            break;
+        }
+        after = next;
+    }
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let next = if more { page.last().map(|c| (c.sort_key(), c.id)) } else { None };
+    Ok((page, next))
 }

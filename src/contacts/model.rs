@@ -90,13 +90,22 @@ pub struct NewContact {
 }
 
 impl NewContact {
-    /// Lower-cased "last first email": the list order.
     pub fn sort_key(&self) -> String {
-        let mut key =
-            format!("{} {} {}", self.last_name, self.first_name, self.email.as_deref().unwrap_or(""));
-        key.make_ascii_lowercase();
-        key.trim().to_owned()
+        sort_key(&self.first_name, &self.last_name, self.email.as_deref())
     }
+}
+
+impl Contact {
+    pub fn sort_key(&self) -> String {
+        sort_key(&self.first_name, &self.last_name, self.email.as_deref())
+    }
+}
+
+/// Lower-cased "last first email": the list order.
+pub fn sort_key(first: &str, last: &str, email: Option<&str>) -> String {
+    let mut key = format!("{last} {first} {}", email.unwrap_or(""));
+    key.make_ascii_lowercase();
+    key.trim().to_owned()
 }
 
 #[derive(Debug, Clone, Deserialize)]

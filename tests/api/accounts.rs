@@ -161,6 +161,10 @@ async fn admins_create_and_update_agents_with_country_time_zone_and_limits() {
 
     let list: Value = app.get("/v1/admin/agents", &app.admin_token).await.json().await.unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let one: Value = app.get(&format!("/v1/admin/agents/{id}"), &app.admin_token).await.json().await.unwrap();
+    assert_eq!(one, updated);
+    problem(app.get("/v1/admin/agents/999", &app.admin_token).await, StatusCode::NOT_FOUND, "not_found")
+        .await;
     let teams: Value = app.get("/v1/admin/teams", &app.admin_token).await.json().await.unwrap();
     assert_eq!(teams["items"][0]["members"], 0);
     let res = app

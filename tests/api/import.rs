@@ -113,3 +113,13 @@ async fn unknown_columns_are_named() {
     .await;
     assert_eq!(app.count("contacts").await, 0);
 }
+
+#[tokio::test]
+async fn a_csv_over_32_mb_is_refused_as_too_large() {
+    let app = spawn_app().await;
+    let (_, t) = app.agent("a@example.com", json!({})).await;
+    let mut body = b"first_name\n".to_vec();
+    body.resize(33 * 1024 * 1024, b'a');
+    problem(import(&app, &t, "", body).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    assert_eq!(app.count("contacts").await, 0);
+}

@@ -1,0 +1,281 @@
+//! Script endpoints: stored scripts and their versions (admins write, agents list and use), and
+//! dry runs over chosen contacts.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Compiled, Inputs, Kind, ScriptError, context, store};
+use crate::accounts::model::Agent;
+use crate::accounts::{Admin, Authenticated};
+use crate::app::AppState;
+use crate::contacts::model::Contact;
+use crate::error::{ApiError, ApiResult};
+
+pub const MAX_SOURCE_BYTES: usize = 64 * 1024;
+const MAX_PREVIEW: usize = 100;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/scripts/preview", web::post().to(preview_unsaved))
+        .route("/v1/scripts", web::get().to(list))
+        .route("/v1/scripts", web::post().to(create))
+        .route("/v1/scripts/{id}", web::get().to(get))
+        .route("/v1/scripts/{id}", web::patch().to(update))
+        .route("/v1/scripts/{id}", web::delete().to(delete))
+        .route("/v1/scripts/{id}/versions", web::get().to(versions))
+        .route("/v1/scripts/{id}/preview", web::post().to(preview_saved));
+}
+
+/// A compile error as clients see it (R-SCR-3).
+pub fn compile_error(e: ScriptError) -> ApiError {
+    ApiError::invalid("script_compile_error", format!("The script does not compile: {e}."))
+        .with("message", e.message)
+        .with("line", e.line)
+        .with("column", e.column)
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
+    if value.len() > max {
+        return Err(ApiError::invalid_field(field, format!("{field} is at most {max} bytes.")));
+    }
+    Ok(())
+}
+
+fn check_name(name: &str) -> ApiResult<String> {
+    crate::accounts::model::parse_name(name).map_err(|m| ApiError::invalid_field("name", format!("{m}.")))
+}
+
+/// A live script, or 404.
+pub async fn load(state: &AppState, id: i64) -> ApiResult<store::Script> {
+    state.db.read(move |c| store::get(c, id)).await?.ok_or_else(|| ApiError::not_found("script"))
+}
+
+async fn list(state: web::Data<AppState>, _me: Authenticated) -> ApiResult<HttpResponse> {
+    let items = state.db.read(store::list).await?;
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
+
+async fn get(state: web::Data<AppState>, _me: Authenticated, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(load(&state, id.into_inner()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateScript {
+    name: String,
+    kind: Kind,
+    source: String,
+    #[serde(default)]
+    description: String,
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    Admin(me): Admin,
+    body: web::Json<CreateScript>,
+) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    let name = check_name(&b.name)?;
+    check_text("source", &b.source, MAX_SOURCE_BYTES)?;
+    check_text("description", &b.description, 1_000)?;
+    state.scripts.compile(b.kind, &b.source).map_err(compile_error)?;
+    let now = state.clock.now();
+    let script = state
+        .db
+        .write(move |tx| {
+            let Some(id) = store::insert(tx, &name, b.kind, &b.description, &b.source, me.id, now)? else {
+                return Err(ApiError::conflict(
+                    "script_name_taken",
+                    format!("A script named {name} exists."),
+                )
+                .into());
+            };
+            store::get(tx, id)?.ok_or_else(|| anyhow::anyhow!("script {id} vanished"))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(script))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateScript {
+    name: Option<String>,
+    source: Option<String>,
+    description: Option<String>,
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    Admin(me): Admin,
+    id: web::Path<i64>,
+    body: web::Json<UpdateScript>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let b = body.into_inner();
+    let current = load(&state, id).await?;
+    let name = match &b.name {
+        Some(n) => check_name(n)?,
+        None => current.name.clone(),
+    };
+    let source = b.source.unwrap_or_else(|| current.source.clone());
+    let description = b.description.unwrap_or_else(|| current.description.clone());
+    check_text("source", &source, MAX_SOURCE_BYTES)?;
+    check_text("description", &description, 1_000)?;
+    state.scripts.compile(current.kind, &source).map_err(compile_error)?;
+    let now = state.clock.now();
+    let script = state
+        .db
+        .write(move |tx| {
+            // Read again inside the transaction: two saves never make the same version.
+            let Some(current) = store::get(tx, id)? else { return Err(ApiError::not_found("script").into()) };
+            if !store::save(tx, &current, &name, &description, &source, me.id, now)? {
+                return Err(ApiError::conflict(
+                    "script_name_taken",
+                    format!("A script named {name} exists."),
+                )
+                .into());
+            }
+            store::get(tx, id)?.ok_or_else(|| anyhow::anyhow!("script {id} vanished"))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(script))
+}
+
+async fn delete(state: web::Data<AppState>, _admin: Admin, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let now = state.clock.now();
+    if state.db.write(move |tx| store::delete(tx, id, now)).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("script"))
+    }
+}
+
+async fn versions(
+    state: web::Data<AppState>,
+    _me: Authenticated,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let script = load(&state, id.into_inner()).await?;
+    let items = state.db.read(move |c| store::versions(c, script.id)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "id": script.id, "name": script.name, "items": items })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Selection {
+    /// The caller's contacts to try; without them, the first `limit` contacts in list order.
+    #[serde(default)]
+    contact_ids: Vec<i64>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Unsaved {
+    kind: Kind,
+    source: String,
+    #[serde(default)]
+    contact_ids: Vec<i64>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+async fn preview_saved(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+    id: web::Path<i64>,
+    body: Option<web::Json<Selection>>,
+) -> ApiResult<HttpResponse> {
+    let script = load(&state, id.into_inner()).await?;
+    let compiled = state.scripts.compile(script.kind, &script.source).map_err(compile_error)?;
+    let sel = body.map(web::Json::into_inner).unwrap_or_default();
+    let results = preview(&state, me, compiled, sel.contact_ids, sel.limit).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "script": {"id": script.id, "name": script.name, "kind": script.kind, "version": script.version},
+        "results": results,
+    })))
+}
+
+async fn preview_unsaved(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+    body: web::Json<Unsaved>,
+) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    check_text("source", &b.source, MAX_SOURCE_BYTES)?;
+    let compiled = state.scripts.compile(b.kind, &b.source).map_err(compile_error)?;
+    let results = preview(&state, me, compiled, b.contact_ids, b.limit).await?;
+    Ok(HttpResponse::Ok().json(json!({ "script": {"kind": b.kind}, "results": results })))
+}
+
+/// Runs a script for chosen contacts of `me`; a runtime error is that contact's result.
+async fn preview(
+    state: &web::Data<AppState>,
+    me: Agent,
+    compiled: Compiled,
+    ids: Vec<i64>,
+    limit: Option<usize>,
+) -> ApiResult<Vec<Value>> {
+    if ids.len() > MAX_PREVIEW || limit.is_some_and(|l| !(1..=MAX_PREVIEW).contains(&l)) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            format!("A preview takes 1 to {MAX_PREVIEW} contacts."),
+        ));
+    }
+    let agent_id = me.id;
+    let contacts: Vec<Contact> = state
+        .db
+        .read(move |c| {
+            if ids.is_empty() {
+                let search = crate::contacts::store::Search::default();
+                return Ok(crate::contacts::store::list(c, agent_id, &search, None, limit.unwrap_or(10))?.0);
+            }
+            let mut found = Vec::with_capacity(ids.len());
+            let mut missing = Vec::new();
+            for id in ids {
+                match crate::contacts::store::get(c, agent_id, id)? {
+                    Some(contact) => found.push(contact),
+                    None => missing.push(id),
+                }
+            }
+            if !missing.is_empty() {
+                return Err(ApiError::invalid("unknown_contacts", "Some contacts do not exist.")
+                    .with("contact_ids", missing)
+                    .into());
+            }
+            Ok(found)
+        })
+        .await?;
+    let state = state.clone();
+    let results = web::block(move || {
+        let now = context::agent_now(&me, state.clock.now());
+        let inputs_base = (context::agent(&me), context::now(&now));
+        contacts
+            .iter()
+            .map(|c| {
+                let inputs =
+                    Inputs { contact: context::contact(c, None), agent: inputs_base.0.clone(), now: inputs_base.1.clone() };
+                let name = format!("{} {}", c.first_name, c.last_name).trim().to_owned();
+                let outcome = match compiled.kind {
+                    Kind::Template => state.scripts.render(&compiled, &inputs, &now).map(|t| json!({"text": t})),
+                    Kind::Filter => state.scripts.matches(&compiled, &inputs, &now).map(|m| json!({"matches": m})),
+                };
+                match outcome {
+                    Ok(Value::Object(mut ok)) => {
+                        ok.insert("contact_id".into(), c.id.into());
+                        ok.insert("contact_name".into(), name.into());
+                        ok.insert("status".into(), "ok".into());
+                        Value::Object(ok)
+                    }
+                    Ok(other) => other,
+                    Err(e) => json!({"contact_id": c.id, "contact_name": name, "status": "script_error", "error": e}),
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.into()))?;
+    Ok(results)
+}
