@@ -137,13 +137,11 @@ fn register_helpers(engine: &mut Engine) {
     engine.register_fn(
         "format_date",
         |v: Dynamic, pattern: ImmutableString| -> Result<String, Box<EvalAltResult>> {
-            if let Some(map) = v.read_lock::<Map>() {
-                if let Some(ts) = map.get("timestamp").and_then(|t| t.clone().into_string().ok()) {
-                    if let Ok(z) = ts.parse::<jiff::ZonedDateTime>() {
-                        return jiff::fmt::strtime::format(pattern.as_str(), &z)
-                            .map_err(|e| fail(e.to_string()));
-                    }
-                }
+            if let Some(map) = v.read_lock::<Map>()
+                && let Some(ts) = map.get("timestamp").and_then(|t| t.clone().into_string().ok())
+                && let Ok(z) = ts.parse::<jiff::ZonedDateTime>()
+            {
+                return jiff::fmt::strtime::format(pattern.as_str(), &z).map_err(|e| fail(e.to_string()));
             }
             let d = civil_date(&v)?;
             jiff::fmt::strtime::format(pattern.as_str(), d).map_err(|e| fail(e.to_string()))
