@@ -62,6 +62,27 @@ enum Command {
     },
     /// Copy the database to PATH while the daemon runs (an online, consistent copy).
     Backup { path: PathBuf },
+    /// Check and try Rhai scripts.
+    Script {
+        #[command(subcommand)]
+        command: ScriptCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScriptCommand {
+    /// Compile scripts; print `file:line:column: message` for each error and exit 1 on any.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Run a script for one contact and print the text (template) or true/false (filter).
+    Run {
+        file: PathBuf,
+        /// A contact as the API takes it (`{"first_name": …, "phones": […], …}`); default: a sample.
+        #[arg(long, value_name = "FILE")]
+        contact_json: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -194,6 +215,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { agent, skip_invalid, file } => import(settings, &agent, skip_invalid, &file).await,
+        Command::Script { command } => script(&settings, command),
         Command::Backup { path } => {
             if path.exists() {
                 bail!("{} exists; backups never overwrite a file", path.display());
@@ -209,6 +231,49 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             .await??;
             println!("backup written to {}", path.display());
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn script_failure(file: &std::path::Path, e: &crate::scripts::ScriptError) -> ExitCode {
+    println!("{}:{}:{}: {}", file.display(), e.line.unwrap_or(0), e.column.unwrap_or(0), e.message);
+    ExitCode::FAILURE
+}
+
+fn script(settings: &Settings, command: ScriptCommand) -> anyhow::Result<ExitCode> {
+    use crate::scripts::{Kind, Scripts};
+    let scripts = Scripts::new(&settings.scripts);
+    let read = |file: &std::path::Path| {
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+    };
+    match command {
+        ScriptCommand::Check { files } => {
+            let mut code = ExitCode::SUCCESS;
+            for file in files {
+                if let Err(e) = scripts.compile(Kind::Filter, &read(&file)?) {
+                    code = script_failure(&file, &e);
+                }
+            }
+            Ok(code)
+        }
+        ScriptCommand::Run { file, contact_json } => {
+            let compiled = match scripts.compile(Kind::Template, &read(&file)?) {
+                Ok(c) => c,
+                Err(e) => return Ok(script_failure(&file, &e)),
+            };
+            let contact = match contact_json {
+                Some(path) => serde_json::from_str(&read(&path)?)
+                    .with_context(|| format!("{} is not a contact as the API takes it", path.display()))?,
+                None => crate::demo::sample_contact(),
+            };
+            let inputs = crate::demo::sample_inputs(settings, contact)?;
+            match scripts.eval(&compiled, &inputs.0, &inputs.1) {
+                Ok(value) => {
+                    println!("{value}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Ok(script_failure(&file, &e)),
+            }
         }
     }
 }

@@ -176,6 +176,9 @@ struct Selection {
 struct Unsaved {
     kind: Kind,
     source: String,
+    /// The source is a message body (`Hi ${contact.first_name}`), not a script (R-SCR-1).
+    #[serde(default)]
+    inline: bool,
     #[serde(default)]
     contact_ids: Vec<i64>,
     #[serde(default)]
@@ -205,9 +208,16 @@ async fn preview_unsaved(
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     check_text("source", &b.source, MAX_SOURCE_BYTES)?;
-    let compiled = state.scripts.compile(b.kind, &b.source).map_err(compile_error)?;
+    let compiled = match (b.inline, b.kind) {
+        (false, kind) => state.scripts.compile(kind, &b.source),
+        (true, Kind::Template) => state.scripts.compile_inline(&b.source),
+        (true, Kind::Filter) => {
+            return Err(ApiError::invalid_field("inline", "Only templates can be inline."));
+        }
+    }
+    .map_err(compile_error)?;
     let results = preview(&state, me, compiled, b.contact_ids, b.limit).await?;
-    Ok(HttpResponse::Ok().json(json!({ "script": {"kind": b.kind}, "results": results })))
+    Ok(HttpResponse::Ok().json(json!({ "script": {"kind": b.kind, "inline": b.inline}, "results": results })))
 }
 
 /// Runs a script for chosen contacts of `me`; a runtime error is that contact's result.

@@ -100,6 +100,8 @@ pub struct Compiled {
     ast: Arc<AST>,
     /// Columns the wrapping added on line 1 (inline templates), subtracted from positions.
     col_shift: usize,
+    /// A body without `${`: sent as written.
+    verbatim: Option<Arc<str>>,
 }
 
 /// What a script sees: `contact`, `agent` and `now`, as Rhai values.
@@ -195,7 +197,7 @@ impl Scripts {
             .engine
             .compile_with_scope(&placeholder_scope(), &code)
             .map_err(|e| ScriptError::parse(&e, col_shift))?;
-        let compiled = Compiled { kind, ast: Arc::new(ast), col_shift };
+        let compiled = Compiled { kind, ast: Arc::new(ast), col_shift, verbatim: None };
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= 512 {
             cache.clear();
@@ -209,17 +211,30 @@ impl Scripts {
         self.compile_cached(kind, false, source)
     }
 
-    /// Compiles an inline template body (`Hi ${contact.first_name}`).
+    /// Compiles a message body (`Hi ${contact.first_name}`). A body without `${` becomes a
+    /// script that gives it back byte for byte, without running Rhai on it.
     pub fn compile_inline(&self, body: &str) -> Result<Compiled, ScriptError> {
+        if !is_template(body) {
+            return Ok(Compiled {
+                kind: Kind::Template,
+                ast: Arc::new(AST::empty()),
+                col_shift: 0,
+                verbatim: Some(body.into()),
+            });
+        }
         self.compile_cached(Kind::Template, true, body)
     }
 
-    fn eval(
+    /// Evaluates a script and returns its value as is (`tidings script run`).
+    pub fn eval(
         &self,
         script: &Compiled,
         inputs: &Inputs,
         now: &jiff::ZonedDateTime,
     ) -> Result<Dynamic, ScriptError> {
+        if let Some(text) = &script.verbatim {
+            return Ok(Dynamic::from(text.to_string()));
+        }
         let mut scope = Scope::new();
         scope.push("contact", inputs.contact.clone());
         scope.push("agent", inputs.agent.clone());
@@ -333,6 +348,15 @@ mod tests {
             s.render(&t, &inputs("Ann"), &now()).unwrap(),
             "Hi Ann! `Costs` $5, \"quoted\" 'x' \\n ${literal}"
         );
+    }
+
+    #[test]
+    fn bodies_without_a_template_come_back_byte_for_byte() {
+        let s = scripts();
+        for body in ["Price: $5 `x` \"q\" 'a' \\ {b} $ {c} ×💡", "", "line\r\nbreak"] {
+            let t = s.compile_inline(body).unwrap();
+            assert_eq!(s.render(&t, &inputs("Ann"), &now()).unwrap(), body);
+        }
     }
 
     #[test]

@@ -57,3 +57,46 @@ fn bad_configuration_stops_start_up_naming_the_key() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("schema version"));
 }
+
+#[test]
+fn every_example_script_compiles_and_errors_name_file_line_and_column() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+    let mut files = Vec::new();
+    for dir in ["templates", "filters"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            files.push(entry.unwrap().path());
+        }
+    }
+    assert!(files.len() >= 6);
+    let dir = tempfile::tempdir().unwrap();
+    let out = tidings(dir.path()).args(["script", "check"]).args(&files).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    for f in &files {
+        let out = tidings(dir.path()).args(["script", "run"]).arg(f).output().unwrap();
+        assert!(out.status.success(), "{}: {}", f.display(), String::from_utf8_lossy(&out.stdout));
+    }
+    let bad = dir.path().join("bad.rhai");
+    std::fs::write(&bad, "let x = 1;\nlet y = ;\n").unwrap();
+    let out = tidings(dir.path()).args(["script", "check"]).arg(&bad).arg(&files[0]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.starts_with(&format!("{}:2:9: ", bad.display())), "{printed}");
+}
+
+#[test]
+fn script_run_renders_for_a_given_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("t.rhai");
+    std::fs::write(&script, "`Hi ${contact.first_name} in ${value_or(contact.city, \"town\")}`").unwrap();
+    let contact = dir.path().join("c.json");
+    std::fs::write(&contact, r#"{"first_name": "Zoë", "phones": [{"number": "312-555-0101"}]}"#).unwrap();
+    let out = tidings(dir.path())
+        .args(["script", "run"])
+        .arg(&script)
+        .arg("--contact-json")
+        .arg(&contact)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hi Zoë in town\n");
+}

@@ -7,4 +7,5 @@ mod contacts;
 mod helpers;
 mod import;
 mod ops;
+mod scripts;
 mod storage;
