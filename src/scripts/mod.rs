@@ -264,8 +264,9 @@ impl Scripts {
                 value.type_name()
             )));
         }
-        let text = value.to_string();
-        if text.chars().count() > MAX_TEXT_CHARS {
+        let text =
+            if value.is_string() { value.into_string().unwrap_or_default() } else { value.to_string() };
+        if text.len() > MAX_TEXT_CHARS && text.chars().count() > MAX_TEXT_CHARS {
             return Err(ScriptError::plain(format!("the text is longer than {MAX_TEXT_CHARS} characters")));
         }
         Ok(text)
