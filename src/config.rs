@@ -473,6 +473,19 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid_and_names_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tidings.example.toml");
+        Settings::load_from(&Sources { config_file: Some(path.clone()), overrides: vec![] }, vec![]).unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        for key in KEYS {
+            let name = key.split('.').nth(1).unwrap();
+            assert!(text.contains(name), "tidings.example.toml lacks {key}");
+            assert!(readme.contains(&format!("`{key}`")), "the README lacks {key}");
+        }
+    }
+
+    #[test]
     fn flags_win_over_the_environment() {
         let s = Settings::load_from(
             &Sources {
