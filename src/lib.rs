@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod clock;
+pub mod compose;
 pub mod config;
 pub mod contacts;
 pub mod db;
