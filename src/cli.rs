@@ -62,6 +62,20 @@ enum Command {
     },
     /// Copy the database to PATH while the daemon runs (an online, consistent copy).
     Backup { path: PathBuf },
+    /// Segments, encoding and credits of a text (R-SEG, R-COST).
+    Quote {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Price it for an international recipient (2 credits a segment).
+        #[arg(long)]
+        international: bool,
+        /// Price it as MMS (media attached: 3 credits).
+        #[arg(long)]
+        mms: bool,
+        /// The text (use `--` before a text that starts with `-`).
+        text: String,
+    },
     /// Check and try Rhai scripts.
     Script {
         #[command(subcommand)]
@@ -216,6 +230,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         }
         Command::Import { agent, skip_invalid, file } => import(settings, &agent, skip_invalid, &file).await,
         Command::Script { command } => script(&settings, command),
+        Command::Quote { json, international, mms, text } => Ok(quote(&text, json, international, mms)),
         Command::Backup { path } => {
             if path.exists() {
                 bail!("{} exists; backups never overwrite a file", path.display());
@@ -233,6 +248,60 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn quote(text: &str, json: bool, international: bool, mms: bool) -> ExitCode {
+    use crate::compose::{cost, segments};
+    let seg = segments::segment(text);
+    let price = cost::price(&seg, mms, international);
+    let fixed = segments::with_replacements(text);
+    let fixed_seg = (fixed != text).then(|| segments::segment(&fixed));
+    let fixed_price = fixed_seg.as_ref().and_then(|s| cost::price(s, mms, international).ok());
+    let price = match price {
+        Ok(p) => p,
+        Err(cost::CostError::MmsTooLong { encoding, length, limit }) => {
+            eprintln!("too long for an MMS: {length} {} units, the limit is {limit}", encoding.as_str());
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        let doc = serde_json::json!({
+            "encoding": seg.encoding,
+            "segments": seg.segments,
+            "units": seg.units,
+            "characters": seg.characters,
+            "kind": price.kind,
+            "credits": price.credits,
+            "parts": seg.parts,
+            "culprits": seg.culprits,
+            "mms_saving": cost::mms_saving(&price),
+            "with_replacements": fixed_seg.as_ref().map(|s| serde_json::json!({
+                "text": fixed, "encoding": s.encoding, "segments": s.segments,
+                "credits": fixed_price.map(|p| p.credits),
+            })),
+        });
+        println!("{doc:#}");
+        return ExitCode::SUCCESS;
+    }
+    println!("encoding: {}", seg.encoding.as_str());
+    println!("segments: {} ({} {} in all)", seg.segments, seg.units, if seg.encoding == segments::Encoding::Gsm7 { "septets" } else { "UTF-16 units" });
+    println!("credits:  {} ({})", price.credits, if mms { "MMS" } else if international { "SMS, international" } else { "SMS" });
+    for (i, part) in seg.parts.iter().enumerate().filter(|_| seg.parts.len() > 1) {
+        println!("part {}: {part:?}", i + 1);
+    }
+    for c in &seg.culprits {
+        match c.replacement {
+            Some(r) => println!("UCS-2 because of {:?} ({}) at {}: use {r:?}", c.character, c.code_point, c.position),
+            None => println!("UCS-2 because of {:?} ({}) at {}: no GSM-7 stand-in", c.character, c.code_point, c.position),
+        }
+    }
+    if let (Some(s), Some(p)) = (&fixed_seg, fixed_price) {
+        println!("with the replacements: {}, {} segment(s), {} credit(s)", s.encoding.as_str(), s.segments, p.credits);
+    }
+    if let Some(saving) = cost::mms_saving(&price) {
+        println!("as MMS (attach any media, or clear-png) it costs 3 credits: {saving} fewer");
+    }
+    ExitCode::SUCCESS
 }
 
 fn script_failure(file: &std::path::Path, e: &crate::scripts::ScriptError) -> ExitCode {
