@@ -14,6 +14,7 @@ use rusqlite_migration::{M, Migrations};
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0001_foundation.sql")),
     M::up(include_str!("../migrations/0002_scripts.sql")),
+    M::up(include_str!("../migrations/0003_compose.sql")),
 ];
 
 /// The schema version this binary writes.

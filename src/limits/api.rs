@@ -1,0 +1,21 @@
+//! `GET /v1/limits` (R-LIM-5): each counter, its limit and when it resets.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use super::{Counters, agent_periods, store};
+use crate::accounts::Authenticated;
+use crate::app::AppState;
+use crate::error::ApiResult;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/limits", web::get().to(limits));
+}
+
+async fn limits(state: web::Data<AppState>, Authenticated(me): Authenticated) -> ApiResult<HttpResponse> {
+    let p = agent_periods(&me, state.clock.now());
+    let (id, periods) = (me.id, p.clone());
+    let usage = state.db.read(move |c| store::usage(c, id, &periods)).await?;
+    let counters = Counters::new(usage, me.effective_limits(&state.settings.defaults), &p, None);
+    Ok(HttpResponse::Ok().json(json!({ "time_zone": me.time_zone.as_str(), "limits": counters })))
+}
