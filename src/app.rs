@@ -86,6 +86,7 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .configure(crate::contacts::api::routes)
             .configure(crate::scripts::api::routes)
             .configure(crate::limits::api::routes)
+            .configure(crate::compose::api::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::new(
                     actix_web::http::StatusCode::NOT_FOUND,

@@ -196,6 +196,57 @@ pub fn get(conn: &Connection, agent_id: i64, id: i64) -> anyhow::Result<Option<C
     }
 }
 
+/// The agent's contacts among `ids`, in the order of `ids`; ids the agent does not have are
+/// left out. Three queries whatever the count, for bulk sends.
+pub fn get_many(conn: &Connection, agent_id: i64, ids: &[i64]) -> anyhow::Result<Vec<Contact>> {
+    let json = serde_json::to_string(ids)?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM json_each(?2) j JOIN contacts c ON c.id = j.value WHERE c.agent_id = ?1 ORDER BY j.key"
+    );
+    let mut contacts: Vec<Contact> = conn
+        .prepare_cached(&sql)?
+        .query_map(params![agent_id, json], from_row)?
+        .map(|r| r.map(|(c, _)| c))
+        .collect::<Result<_, _>>()
+        .context("reading contacts")?;
+    let index: std::collections::HashMap<i64, usize> = contacts.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    let mut phones = conn.prepare_cached(
+        "SELECT p.contact_id, p.number, p.label, p.e164, p.extension, p.valid
+         FROM json_each(?1) j JOIN contact_phones p ON p.contact_id = j.value ORDER BY p.contact_id, p.position",
+    )?;
+    let mut rows = phones.query([&json])?;
+    while let Some(r) = rows.next()? {
+        if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
+            let label: String = r.get(2)?;
+            contacts[i].phones.push(Phone {
+                number: r.get(1)?,
+                label: Label::parse(&label).unwrap_or(Label::Other),
+                e164: r.get(3)?,
+                extension: r.get(4)?,
+                valid: r.get(5)?,
+            });
+        }
+    }
+    let mut tags = conn.prepare_cached(
+        "SELECT t.contact_id, t.tag FROM json_each(?1) j JOIN contact_tags t ON t.contact_id = j.value
+         ORDER BY t.contact_id, t.rowid",
+    )?;
+    let mut rows = tags.query([&json])?;
+    while let Some(r) = rows.next()? {
+        if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
+            contacts[i].tags.push(r.get(1)?);
+        }
+    }
+    Ok(contacts)
+}
+
+/// Ids of all the agent's contacts, in list order.
+pub fn all_ids(conn: &Connection, agent_id: i64) -> anyhow::Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM contacts WHERE agent_id = ?1 ORDER BY sort_key, id")?;
+    let ids = stmt.query_map([agent_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
 /// How to narrow a list.
 #[derive(Debug, Default, Clone)]
 pub struct Search {

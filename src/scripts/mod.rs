@@ -295,28 +295,47 @@ impl Scripts {
         now: &jiff::ZonedDateTime,
     ) -> Vec<Result<bool, ScriptError>> {
         let now_value = context::now(now);
-        let one = |c: &Dynamic| {
+        par_map(contacts, |c| {
             let inputs = Inputs { contact: c.clone(), agent: agent.clone(), now: now_value.clone() };
             self.matches(script, &inputs, now)
-        };
-        if contacts.len() < 2_000 {
-            return contacts.iter().map(one).collect();
-        }
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-        let chunk = contacts.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = contacts
-                .chunks(chunk)
-                .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join().unwrap_or_else(|_| vec![Err(ScriptError::plain("the filter panicked"))])
-                })
-                .collect()
         })
     }
+
+    /// Renders a template for many contacts, in parallel chunks; call it off the HTTP workers.
+    pub fn render_all(
+        &self,
+        script: &Compiled,
+        contacts: &[Dynamic],
+        agent: &Dynamic,
+        now: &jiff::ZonedDateTime,
+    ) -> Vec<Result<String, ScriptError>> {
+        let now_value = context::now(now);
+        par_map(contacts, |c| {
+            let inputs = Inputs { contact: c.clone(), agent: agent.clone(), now: now_value.clone() };
+            self.render(script, &inputs, now)
+        })
+    }
+}
+
+/// `items.iter().map(f)`, spread over the cores when there are enough items to be worth it.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R, ScriptError> + Sync) -> Vec<Result<R, ScriptError>> {
+    if items.len() < 2_000 {
+        return items.iter().map(&f).collect();
+    }
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            items.chunks(chunk).map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<_>>())).collect();
+        handles
+            .into_iter()
+            .zip(items.chunks(chunk))
+            .flat_map(|(h, part)| {
+                h.join().unwrap_or_else(|_| part.iter().map(|_| Err(ScriptError::plain("the script panicked"))).collect())
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]
