@@ -284,19 +284,44 @@ fn quote(text: &str, json: bool, international: bool, mms: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     println!("encoding: {}", seg.encoding.as_str());
-    println!("segments: {} ({} {} in all)", seg.segments, seg.units, if seg.encoding == segments::Encoding::Gsm7 { "septets" } else { "UTF-16 units" });
-    println!("credits:  {} ({})", price.credits, if mms { "MMS" } else if international { "SMS, international" } else { "SMS" });
+    println!(
+        "segments: {} ({} {} in all)",
+        seg.segments,
+        seg.units,
+        if seg.encoding == segments::Encoding::Gsm7 { "septets" } else { "UTF-16 units" }
+    );
+    println!(
+        "credits:  {} ({})",
+        price.credits,
+        if mms {
+            "MMS"
+        } else if international {
+            "SMS, international"
+        } else {
+            "SMS"
+        }
+    );
     for (i, part) in seg.parts.iter().enumerate().filter(|_| seg.parts.len() > 1) {
         println!("part {}: {part:?}", i + 1);
     }
     for c in &seg.culprits {
         match c.replacement {
-            Some(r) => println!("UCS-2 because of {:?} ({}) at {}: use {r:?}", c.character, c.code_point, c.position),
-            None => println!("UCS-2 because of {:?} ({}) at {}: no GSM-7 stand-in", c.character, c.code_point, c.position),
+            Some(r) => {
+                println!("UCS-2 because of {:?} ({}) at {}: use {r:?}", c.character, c.code_point, c.position)
+            }
+            None => println!(
+                "UCS-2 because of {:?} ({}) at {}: no GSM-7 stand-in",
+                c.character, c.code_point, c.position
+            ),
         }
     }
     if let (Some(s), Some(p)) = (&fixed_seg, fixed_price) {
-        println!("with the replacements: {}, {} segment(s), {} credit(s)", s.encoding.as_str(), s.segments, p.credits);
+        println!(
+            "with the replacements: {}, {} segment(s), {} credit(s)",
+            s.encoding.as_str(),
+            s.segments,
+            p.credits
+        );
     }
     if let Some(saving) = cost::mms_saving(&price) {
         println!("as MMS (attach any media, or clear-png) it costs 3 credits: {saving} fewer");

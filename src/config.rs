@@ -477,7 +477,8 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tidings.example.toml");
         Settings::load_from(&Sources { config_file: Some(path.clone()), overrides: vec![] }, vec![]).unwrap();
         let text = std::fs::read_to_string(path).unwrap();
-        let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        let readme =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
         for key in KEYS {
             let name = key.split('.').nth(1).unwrap();
             assert!(text.contains(name), "tidings.example.toml lacks {key}");

@@ -161,7 +161,12 @@ fn calling_code(e164: &str) -> Option<u16> {
     phonenumber::parse(None, e164).ok().map(|n| n.code().value())
 }
 
-fn numbers_in(conn: &Connection, sql: &str, first: &str, numbers: &[&str]) -> anyhow::Result<HashSet<String>> {
+fn numbers_in(
+    conn: &Connection,
+    sql: &str,
+    first: &str,
+    numbers: &[&str],
+) -> anyhow::Result<HashSet<String>> {
     let json = serde_json::to_string(numbers)?;
     let mut stmt = conn.prepare_cached(sql)?;
     let found = stmt.query_map(params![first, json], |r| r.get(0))?.collect::<Result<_, _>>()?;
@@ -172,7 +177,9 @@ fn load_script(conn: &Connection, id: i64, kind: Kind) -> anyhow::Result<scripts
     let script = scripts::store::get(conn, id)?.ok_or_else(|| ApiError::not_found("script"))?;
     if script.kind != kind {
         let field = if kind == Kind::Filter { "filter_script" } else { "template_script" };
-        return Err(ApiError::invalid_field(field, format!("Script {id} is a {}.", script.kind.as_str())).into());
+        return Err(
+            ApiError::invalid_field(field, format!("Script {id} is a {}.", script.kind.as_str())).into()
+        );
     }
     Ok(script)
 }
@@ -205,7 +212,9 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
         return Err(ApiError::invalid_field("media_ids", "A text carries at most 10 media.").into());
     }
     if let Some(unknown) = media_ids.iter().find(|m| *m != CLEAR_PNG) {
-        return Err(ApiError::invalid("unknown_media", format!("There is no media `{unknown}`.")).with("media_id", unknown.clone()).into());
+        return Err(ApiError::invalid("unknown_media", format!("There is no media `{unknown}`."))
+            .with("media_id", unknown.clone())
+            .into());
     }
     let with_media = !media_ids.is_empty();
 
@@ -213,7 +222,12 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
     let mut chosen: HashMap<i64, String> = HashMap::new();
     let mut ids: Vec<i64> = Vec::new();
     let mut seen = HashSet::new();
-    for (id, number) in req.recipients.iter().map(|r| (r.contact_id, r.number.clone())).chain(req.contact_ids.iter().map(|id| (*id, None))) {
+    for (id, number) in req
+        .recipients
+        .iter()
+        .map(|r| (r.contact_id, r.number.clone()))
+        .chain(req.contact_ids.iter().map(|id| (*id, None)))
+    {
         if let Some(n) = number {
             chosen.entry(id).or_insert(n);
         }
@@ -222,17 +236,27 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
         }
     }
     if ids.len() > MAX_RECIPIENTS {
-        return Err(ApiError::invalid("too_many_recipients", format!("A send takes at most {MAX_RECIPIENTS} contacts by id.")).into());
+        return Err(ApiError::invalid(
+            "too_many_recipients",
+            format!("A send takes at most {MAX_RECIPIENTS} contacts by id."),
+        )
+        .into());
     }
     if ids.is_empty() && req.filter_script.is_none() {
-        return Err(ApiError::invalid("no_recipients", "Give `contact_ids`, `recipients` or a `filter_script`.").into());
+        return Err(ApiError::invalid(
+            "no_recipients",
+            "Give `contact_ids`, `recipients` or a `filter_script`.",
+        )
+        .into());
     }
     let explicit = !ids.is_empty();
     let mut contacts = crate::contacts::store::get_many(conn, me.id, &ids)?;
     if contacts.len() != ids.len() {
         let have: HashSet<i64> = contacts.iter().map(|c| c.id).collect();
         let missing: Vec<i64> = ids.iter().filter(|id| !have.contains(id)).copied().collect();
-        return Err(ApiError::invalid("unknown_contacts", "Some contacts do not exist.").with("contact_ids", missing).into());
+        return Err(ApiError::invalid("unknown_contacts", "Some contacts do not exist.")
+            .with("contact_ids", missing)
+            .into());
     }
     let now = context::agent_now(me, state.clock.now());
     let agent_value = context::agent(me);
@@ -241,7 +265,11 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
         let s = load_script(conn, filter_id, Kind::Filter)?;
         let filter = state.scripts.compile(Kind::Filter, &s.source).map_err(compile_error)?;
         if !explicit {
-            contacts = crate::contacts::store::get_many(conn, me.id, &crate::contacts::store::all_ids(conn, me.id)?)?;
+            contacts = crate::contacts::store::get_many(
+                conn,
+                me.id,
+                &crate::contacts::store::all_ids(conn, me.id)?,
+            )?;
         }
         let values: Vec<_> = contacts.iter().map(|c| context::contact(c, None)).collect();
         let results = state.scripts.filter_all(&filter, &values, &agent_value, &now);
@@ -265,31 +293,47 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
 
     // Numbers (R-REC-1) and consent.
     let sender = me.sending_number.clone();
-    let sender_code = sender.as_deref().and_then(calling_code).or_else(|| {
-        phonenumber::metadata::DATABASE.by_id(me.country.as_str()).map(|m| m.country_code())
-    });
+    let sender_code = sender
+        .as_deref()
+        .and_then(calling_code)
+        .or_else(|| phonenumber::metadata::DATABASE.by_id(me.country.as_str()).map(|m| m.country_code()));
     let resolved: Vec<Result<String, (Status, String)>> = contacts
         .iter()
         .map(|c| match chosen.get(&c.id) {
             Some(pick) => {
                 let want = crate::contacts::phone::search_form(pick, me.country.id());
-                match c.phones.iter().find(|p| p.number == pick.trim() || (want.is_some() && p.e164 == want)) {
+                match c.phones.iter().find(|p| p.number == pick.trim() || (want.is_some() && p.e164 == want))
+                {
                     Some(p) if p.valid => Ok(p.e164.clone().unwrap_or_default()),
                     Some(_) => Err((Status::InvalidNumber, "the chosen number is not a valid number".into())),
-                    None => Err((Status::InvalidNumber, "the chosen number is not one of the contact's".into())),
+                    None => {
+                        Err((Status::InvalidNumber, "the chosen number is not one of the contact's".into()))
+                    }
                 }
             }
             None => match context::resolved_number(&c.phones) {
                 Some(n) => Ok(n.to_owned()),
-                None if c.phones.is_empty() => Err((Status::NoNumber, "the contact has no phone number".into())),
+                None if c.phones.is_empty() => {
+                    Err((Status::NoNumber, "the contact has no phone number".into()))
+                }
                 None => Err((Status::InvalidNumber, "none of the contact's numbers is valid".into())),
             },
         })
         .collect();
     let numbers: Vec<&str> = resolved.iter().filter_map(|r| r.as_deref().ok()).collect();
-    let dnc = numbers_in(conn, "SELECT number FROM dnc_numbers WHERE ?1 = ?1 AND number IN (SELECT value FROM json_each(?2))", "", &numbers)?;
+    let dnc = numbers_in(
+        conn,
+        "SELECT number FROM dnc_numbers WHERE ?1 = ?1 AND number IN (SELECT value FROM json_each(?2))",
+        "",
+        &numbers,
+    )?;
     let opted_out = match &sender {
-        Some(s) => numbers_in(conn, "SELECT number FROM opt_outs WHERE sender = ?1 AND number IN (SELECT value FROM json_each(?2))", s, &numbers)?,
+        Some(s) => numbers_in(
+            conn,
+            "SELECT number FROM opt_outs WHERE sender = ?1 AND number IN (SELECT value FROM json_each(?2))",
+            s,
+            &numbers,
+        )?,
         None => HashSet::new(),
     };
 
@@ -301,12 +345,17 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
             contact_id: c.id,
             contact_name: name_of(c),
             number: number.as_ref().ok().cloned(),
-            number_display: number.as_ref().map(Clone::clone).unwrap_or_else(|_| "N/A".into()),
+            number_display: number.clone().unwrap_or_else(|_| "N/A".into()),
             other_numbers: c
                 .phones
                 .iter()
                 .filter(|p| number.as_ref().ok() != p.e164.as_ref() || !p.valid)
-                .map(|p| OtherNumber { number: p.number.clone(), e164: p.e164.clone(), label: p.label.as_str(), valid: p.valid })
+                .map(|p| OtherNumber {
+                    number: p.number.clone(),
+                    e164: p.e164.clone(),
+                    label: p.label.as_str(),
+                    valid: p.valid,
+                })
                 .collect(),
             status: Status::Ok,
             reason: None,
@@ -324,29 +373,40 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
             line.reason = Some(reason);
         };
         match (verdict, number) {
-            (Some(Ok(false)), _) => skip(Status::FilteredOut, "the filter script does not match this contact".into()),
+            (Some(Ok(false)), _) => {
+                skip(Status::FilteredOut, "the filter script does not match this contact".into())
+            }
             (Some(Err(e)), _) => {
                 skip(Status::ScriptError, "the filter script failed for this contact".into());
                 line.error = Some(e.clone());
             }
             (_, Err((status, reason))) => skip(*status, reason.clone()),
-            (_, Ok(n)) if dnc.contains(n) => skip(Status::Dnc, "the number is on the do-not-contact list".into()),
-            (_, Ok(n)) if opted_out.contains(n) => skip(Status::OptedOut, "the number opted out of your texts".into()),
-            (_, Ok(n)) if !taken.insert(n.clone()) => skip(Status::Duplicate, "the number is already a recipient of this send".into()),
+            (_, Ok(n)) if dnc.contains(n) => {
+                skip(Status::Dnc, "the number is on the do-not-contact list".into())
+            }
+            (_, Ok(n)) if opted_out.contains(n) => {
+                skip(Status::OptedOut, "the number opted out of your texts".into())
+            }
+            (_, Ok(n)) if !taken.insert(n.clone()) => {
+                skip(Status::Duplicate, "the number is already a recipient of this send".into())
+            }
             (_, Ok(n)) => line.international = calling_code(n) != sender_code,
         }
         lines.push(line);
     }
 
     // Render per recipient (R-COST-4) and price.
-    let ok: Vec<usize> = lines.iter().enumerate().filter(|(_, l)| l.status == Status::Ok).map(|(i, _)| i).collect();
+    let ok: Vec<usize> =
+        lines.iter().enumerate().filter(|(_, l)| l.status == Status::Ok).map(|(i, _)| i).collect();
     let values: Vec<_> = ok.iter().map(|&i| context::contact(&contacts[i], None)).collect();
     let texts = state.scripts.render_all(&message, &values, &agent_value, &now);
     let mut cache: HashMap<String, segments::Segmentation> = HashMap::new();
     for (&i, text) in ok.iter().zip(texts) {
         let line = &mut lines[i];
         let text = match text {
-            Ok(t) if t.is_empty() && !with_media => Err(ScriptError { message: "the text is empty".into(), line: None, column: None }),
+            Ok(t) if t.is_empty() && !with_media => {
+                Err(ScriptError { message: "the text is empty".into(), line: None, column: None })
+            }
             other => other,
         };
         match text {
@@ -377,7 +437,8 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
             }
         }
     }
-    if req.template_script.is_none() && !lines.is_empty() && lines.iter().all(|l| l.status == Status::TooLong) {
+    if req.template_script.is_none() && !lines.is_empty() && lines.iter().all(|l| l.status == Status::TooLong)
+    {
         return Err(ApiError::invalid("mms_too_long", lines[0].reason.clone().unwrap_or_default()).into());
     }
 
@@ -393,7 +454,8 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
             Some(cost::Kind::Mms) => totals.mms += 1,
             _ => totals.sms += 1,
         }
-        let price = Price { kind: l.kind.unwrap_or(cost::Kind::Sms), credits: l.credits, segments: l.segments };
+        let price =
+            Price { kind: l.kind.unwrap_or(cost::Kind::Sms), credits: l.credits, segments: l.segments };
         if let Some(saving) = cost::mms_saving(&price) {
             mms_advice += 1;
             mms_saved += saving;
@@ -422,7 +484,9 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
                 .iter()
                 .filter(|l| l.status == Status::Ok)
                 .map(|l| {
-                    let new = cost::price(&seg, with_media, l.international).map(|p| p.credits).unwrap_or(l.credits);
+                    let new = cost::price(&seg, with_media, l.international)
+                        .map(|p| p.credits)
+                        .unwrap_or(l.credits);
                     l.credits.saturating_sub(new)
                 })
                 .sum();
@@ -443,13 +507,15 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
     }
     let periods = limits::agent_periods(me, state.clock.now());
     let usage = limits::store::usage(conn, me.id, &periods)?;
-    let sendable_numbers: Vec<&str> = lines.iter().filter(|l| l.status == Status::Ok).filter_map(|l| l.number.as_deref()).collect();
+    let sendable_numbers: Vec<&str> =
+        lines.iter().filter(|l| l.status == Status::Ok).filter_map(|l| l.number.as_deref()).collect();
     let request = limits::Request {
         new_recipients: limits::store::new_numbers_today(conn, me.id, &periods.day, sendable_numbers)?,
         segments: totals.segments,
         credits: totals.credits,
     };
-    let counters = Counters::new(usage, me.effective_limits(&state.settings.defaults), &periods, Some(request));
+    let counters =
+        Counters::new(usage, me.effective_limits(&state.settings.defaults), &periods, Some(request));
     let mut warnings = Vec::new();
     if sender.is_none() {
         warnings.push(Recommendation {
@@ -486,17 +552,18 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
 
 /// What a quote promised: two quotes with the same fingerprint send the same texts at the same
 /// cost under the same limits.
-fn fingerprint(lines: &[Line], media: &[String], script: Option<&ScriptRef>, sender: Option<&str>, limits: &Counters) -> String {
+fn fingerprint(
+    lines: &[Line],
+    media: &[String],
+    script: Option<&ScriptRef>,
+    sender: Option<&str>,
+    limits: &Counters,
+) -> String {
     let mut h = Sha256::new();
     for l in lines {
         h.update(format!(
             "{}|{:?}|{:?}|{:?}|{}|{}\n",
-            l.contact_id,
-            l.number,
-            l.status,
-            l.body,
-            l.credits,
-            l.segments
+            l.contact_id, l.number, l.status, l.body, l.credits, l.segments
         ));
     }
     h.update(format!(

@@ -152,9 +152,19 @@ pub fn segment(text: &str) -> Segmentation {
         let parts = if units <= GSM_SINGLE {
             if text.is_empty() { Vec::new() } else { vec![text.to_owned()] }
         } else {
-            split(text.char_indices().map(|(i, c)| (&text[i..i + c.len_utf8()], gsm_septets(c).unwrap_or(1))), GSM_MULTI)
+            split(
+                text.char_indices().map(|(i, c)| (&text[i..i + c.len_utf8()], gsm_septets(c).unwrap_or(1))),
+                GSM_MULTI,
+            )
         };
-        return Segmentation { encoding: Encoding::Gsm7, segments: parts.len(), units, characters, parts, culprits };
+        return Segmentation {
+            encoding: Encoding::Gsm7,
+            segments: parts.len(),
+            units,
+            characters,
+            parts,
+            culprits,
+        };
     }
     let units = text.encode_utf16().count();
     let parts = if units <= UCS2_SINGLE {
@@ -168,7 +178,9 @@ pub fn segment(text: &str) -> Segmentation {
                 atoms.push((g, n));
             } else {
                 let base = g.as_ptr() as usize - text.as_ptr() as usize;
-                atoms.extend(g.char_indices().map(|(i, c)| (&text[base + i..base + i + c.len_utf8()], c.len_utf16())));
+                atoms.extend(
+                    g.char_indices().map(|(i, c)| (&text[base + i..base + i + c.len_utf8()], c.len_utf16())),
+                );
             }
         }
         split(atoms.into_iter(), UCS2_MULTI)

@@ -209,7 +209,8 @@ pub fn get_many(conn: &Connection, agent_id: i64, ids: &[i64]) -> anyhow::Result
         .map(|r| r.map(|(c, _)| c))
         .collect::<Result<_, _>>()
         .context("reading contacts")?;
-    let index: std::collections::HashMap<i64, usize> = contacts.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    let index: std::collections::HashMap<i64, usize> =
+        contacts.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     let mut phones = conn.prepare_cached(
         "SELECT p.contact_id, p.number, p.label, p.e164, p.extension, p.valid
          FROM json_each(?1) j JOIN contact_phones p ON p.contact_id = j.value ORDER BY p.contact_id, p.position",
@@ -242,7 +243,8 @@ pub fn get_many(conn: &Connection, agent_id: i64, ids: &[i64]) -> anyhow::Result
 
 /// Ids of all the agent's contacts, in list order.
 pub fn all_ids(conn: &Connection, agent_id: i64) -> anyhow::Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM contacts WHERE agent_id = ?1 ORDER BY sort_key, id")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM contacts WHERE agent_id = ?1 ORDER BY sort_key, id")?;
     let ids = stmt.query_map([agent_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
     Ok(ids)
 }

@@ -28,9 +28,8 @@ pub fn periods(now: jiff::Timestamp, tz: &TimeZone) -> Periods {
     let next_day = date.tomorrow().unwrap_or(date);
     let first = date.first_of_month();
     let next_month = first.last_of_month().tomorrow().unwrap_or(first);
-    let midnight = |d: jiff::civil::Date| {
-        d.to_zoned_datetime(tz.clone()).map(|z| z.timestamp()).unwrap_or(now)
-    };
+    let midnight =
+        |d: jiff::civil::Date| d.to_zoned_datetime(tz.clone()).map(|z| z.timestamp()).unwrap_or(now);
     Periods {
         day: date.to_string(),
         month: format!("{:04}-{:02}", date.year(), date.month()),
@@ -156,7 +155,8 @@ mod tests {
         let p = periods("2026-11-29T12:00:00Z".parse().unwrap(), &TimeZone::UTC);
         let limits = Limits { daily_unique_recipients: 10, daily_segments: 20, monthly_credits: 30 };
         let usage = Usage { daily_unique_recipients: 9, daily_segments: 5, monthly_credits: 29 };
-        let c = Counters::new(usage, limits, &p, Some(Request { new_recipients: 1, segments: 2, credits: 2 }));
+        let c =
+            Counters::new(usage, limits, &p, Some(Request { new_recipients: 1, segments: 2, credits: 2 }));
         assert_eq!(c.daily_unique_recipients.after, Some(10));
         assert_eq!(c.daily_unique_recipients.exceeded, Some(false));
         assert_eq!(c.exceeded().map(|(n, c)| (n, c.after)), Some(("monthly_credits", Some(31))));

@@ -7,7 +7,9 @@ use super::{Periods, Usage};
 
 fn counter(conn: &Connection, agent_id: i64, name: &str, period: &str) -> anyhow::Result<u32> {
     Ok(conn
-        .prepare_cached("SELECT used FROM usage_counters WHERE agent_id = ?1 AND counter = ?2 AND period = ?3")?
+        .prepare_cached(
+            "SELECT used FROM usage_counters WHERE agent_id = ?1 AND counter = ?2 AND period = ?3",
+        )?
         .query_row(params![agent_id, name, period], |r| r.get::<_, i64>(0))
         .optional()?
         .unwrap_or(0)
@@ -33,8 +35,8 @@ pub fn new_numbers_today<'a>(
     day: &str,
     numbers: impl IntoIterator<Item = &'a str>,
 ) -> anyhow::Result<u32> {
-    let mut stmt =
-        conn.prepare_cached("SELECT 1 FROM daily_recipients WHERE agent_id = ?1 AND day = ?2 AND number = ?3")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT 1 FROM daily_recipients WHERE agent_id = ?1 AND day = ?2 AND number = ?3")?;
     let mut n = 0;
     for number in numbers {
         if !stmt.exists(params![agent_id, day, number])? {
@@ -65,10 +67,12 @@ pub fn reserve<'a>(
          ON CONFLICT (agent_id, counter, period) DO UPDATE SET used = used + excluded.used
          RETURNING used",
     )?;
-    let segments_used: i64 =
-        bump.query_row(params![agent_id, "daily_segments", p.day, segments], |r| r.get(0)).context("segments")?;
-    let credits_used: i64 =
-        bump.query_row(params![agent_id, "monthly_credits", p.month, credits], |r| r.get(0)).context("credits")?;
+    let segments_used: i64 = bump
+        .query_row(params![agent_id, "daily_segments", p.day, segments], |r| r.get(0))
+        .context("segments")?;
+    let credits_used: i64 = bump
+        .query_row(params![agent_id, "monthly_credits", p.month, credits], |r| r.get(0))
+        .context("credits")?;
     let unique: i64 = tx
         .prepare_cached("SELECT count(*) FROM daily_recipients WHERE agent_id = ?1 AND day = ?2")?
         .query_row(params![agent_id, p.day], |r| r.get(0))?;

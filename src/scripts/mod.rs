@@ -318,7 +318,10 @@ impl Scripts {
 }
 
 /// `items.iter().map(f)`, spread over the cores when there are enough items to be worth it.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R, ScriptError> + Sync) -> Vec<Result<R, ScriptError>> {
+fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R, ScriptError> + Sync,
+) -> Vec<Result<R, ScriptError>> {
     if items.len() < 2_000 {
         return items.iter().map(&f).collect();
     }
@@ -332,7 +335,9 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R, ScriptErro
             .into_iter()
             .zip(items.chunks(chunk))
             .flat_map(|(h, part)| {
-                h.join().unwrap_or_else(|_| part.iter().map(|_| Err(ScriptError::plain("the script panicked"))).collect())
+                h.join().unwrap_or_else(|_| {
+                    part.iter().map(|_| Err(ScriptError::plain("the script panicked"))).collect()
+                })
             })
             .collect()
     })

@@ -100,3 +100,30 @@ fn script_run_renders_for_a_given_contact() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "Hi Zoë in town\n");
 }
+
+#[test]
+fn quote_prints_encoding_segments_and_credits() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = tidings(dir.path()).arg("quote").arg("--json").args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let long = "a".repeat(161);
+    let q = json(&["--", &long]);
+    assert_eq!(
+        (q["encoding"].as_str(), q["segments"].as_u64(), q["credits"].as_u64()),
+        (Some("GSM-7"), Some(2), Some(2))
+    );
+    let q = json(&["--international", "--", &long]);
+    assert_eq!(q["credits"], 4);
+    let q = json(&["--mms", "--", &long]);
+    assert_eq!((q["kind"].as_str(), q["credits"].as_u64()), (Some("mms"), Some(3)));
+    let q = json(&["It’s -here-"]);
+    assert_eq!(q["encoding"], "UCS-2");
+    assert_eq!(q["culprits"][0]["replacement"], "'");
+    assert_eq!(q["with_replacements"]["encoding"], "GSM-7");
+    let out = tidings(dir.path()).args(["quote", "Hi there"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("encoding: GSM-7") && text.contains("credits:  1"), "{text}");
+}

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod cli;
+mod compose;
 mod contacts;
 mod helpers;
 mod import;
