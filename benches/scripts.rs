@@ -94,8 +94,8 @@ fn main() {
                         let inputs =
                             Inputs { contact: (*m).clone(), agent: agent.clone(), now: now_value.clone() };
                         match kind {
-                            Kind::Template => scripts.render(&compiled, &inputs, &now).is_ok(),
-                            Kind::Filter => scripts.matches(&compiled, &inputs, &now).is_ok(),
+                            Kind::Template => scripts.render(&compiled, inputs, &now).is_ok(),
+                            Kind::Filter => scripts.matches(&compiled, inputs, &now).is_ok(),
                         }
                     })
                     .count()
@@ -109,7 +109,7 @@ fn main() {
                         agent: agent.clone(),
                         now: now_value.clone(),
                     };
-                    scripts.eval(&compiled, &inputs, &now).is_ok()
+                    scripts.eval(&compiled, inputs, &now).is_ok()
                 })
                 .count()
         });

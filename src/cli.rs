@@ -361,7 +361,8 @@ fn script(settings: &Settings, command: ScriptCommand) -> anyhow::Result<ExitCod
                 None => crate::demo::sample_contact(),
             };
             let inputs = crate::demo::sample_inputs(settings, contact)?;
-            match scripts.eval(&compiled, &inputs.0, &inputs.1) {
+            let (inputs, now) = inputs;
+            match scripts.eval(&compiled, inputs, &now) {
                 Ok(value) => {
                     println!("{value}");
                     Ok(ExitCode::SUCCESS)

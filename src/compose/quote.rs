@@ -297,6 +297,7 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
         .as_deref()
         .and_then(calling_code)
         .or_else(|| phonenumber::metadata::DATABASE.by_id(me.country.as_str()).map(|m| m.country_code()));
+    let sender_prefix = sender_code.map(|c| format!("+{c}"));
     let resolved: Vec<Result<String, (Status, String)>> = contacts
         .iter()
         .map(|c| match chosen.get(&c.id) {
@@ -390,7 +391,10 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
             (_, Ok(n)) if !taken.insert(n.clone()) => {
                 skip(Status::Duplicate, "the number is already a recipient of this send".into())
             }
-            (_, Ok(n)) => line.international = calling_code(n) != sender_code,
+            // Calling codes are prefix-free, so the prefix tells (R-REC-3).
+            (_, Ok(n)) => {
+                line.international = sender_prefix.as_ref().is_some_and(|p| !n.starts_with(p.as_str()))
+            }
         }
         lines.push(line);
     }

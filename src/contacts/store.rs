@@ -201,7 +201,7 @@ pub fn get(conn: &Connection, agent_id: i64, id: i64) -> anyhow::Result<Option<C
 pub fn get_many(conn: &Connection, agent_id: i64, ids: &[i64]) -> anyhow::Result<Vec<Contact>> {
     let json = serde_json::to_string(ids)?;
     let sql = format!(
-        "SELECT {COLUMNS} FROM json_each(?2) j JOIN contacts c ON c.id = j.value WHERE c.agent_id = ?1 ORDER BY j.key"
+        "SELECT {COLUMNS} FROM json_each(?2) j CROSS JOIN contacts c ON c.id = j.value WHERE c.agent_id = ?1 ORDER BY j.key"
     );
     let mut contacts: Vec<Contact> = conn
         .prepare_cached(&sql)?
@@ -213,7 +213,7 @@ pub fn get_many(conn: &Connection, agent_id: i64, ids: &[i64]) -> anyhow::Result
         contacts.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     let mut phones = conn.prepare_cached(
         "SELECT p.contact_id, p.number, p.label, p.e164, p.extension, p.valid
-         FROM json_each(?1) j JOIN contact_phones p ON p.contact_id = j.value ORDER BY p.contact_id, p.position",
+         FROM json_each(?1) j CROSS JOIN contact_phones p ON p.contact_id = j.value ORDER BY p.contact_id, p.position",
     )?;
     let mut rows = phones.query([&json])?;
     while let Some(r) = rows.next()? {
@@ -229,7 +229,7 @@ pub fn get_many(conn: &Connection, agent_id: i64, ids: &[i64]) -> anyhow::Result
         }
     }
     let mut tags = conn.prepare_cached(
-        "SELECT t.contact_id, t.tag FROM json_each(?1) j JOIN contact_tags t ON t.contact_id = j.value
+        "SELECT t.contact_id, t.tag FROM json_each(?1) j CROSS JOIN contact_tags t ON t.contact_id = j.value
          ORDER BY t.contact_id, t.rowid",
     )?;
     let mut rows = tags.query([&json])?;

@@ -269,8 +269,8 @@ async fn preview(
                     Inputs { contact: context::contact(c, None), agent: inputs_base.0.clone(), now: inputs_base.1.clone() };
                 let name = format!("{} {}", c.first_name, c.last_name).trim().to_owned();
                 let outcome = match compiled.kind {
-                    Kind::Template => state.scripts.render(&compiled, &inputs, &now).map(|t| json!({"text": t})),
-                    Kind::Filter => state.scripts.matches(&compiled, &inputs, &now).map(|m| json!({"matches": m})),
+                    Kind::Template => state.scripts.render(&compiled, inputs, &now).map(|t| json!({"text": t})),
+                    Kind::Filter => state.scripts.matches(&compiled, inputs, &now).map(|m| json!({"matches": m})),
                 };
                 match outcome {
                     Ok(Value::Object(mut ok)) => {

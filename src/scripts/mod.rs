@@ -229,16 +229,16 @@ impl Scripts {
     pub fn eval(
         &self,
         script: &Compiled,
-        inputs: &Inputs,
+        inputs: Inputs,
         now: &jiff::ZonedDateTime,
     ) -> Result<Dynamic, ScriptError> {
         if let Some(text) = &script.verbatim {
             return Ok(Dynamic::from(text.to_string()));
         }
         let mut scope = Scope::new();
-        scope.push("contact", inputs.contact.clone());
-        scope.push("agent", inputs.agent.clone());
-        scope.push("now", inputs.now.clone());
+        scope.push("contact", inputs.contact);
+        scope.push("agent", inputs.agent);
+        scope.push("now", inputs.now);
         engine::with_deadline(self.timeout, now, || {
             self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, &script.ast)
         })
@@ -249,7 +249,7 @@ impl Scripts {
     pub fn render(
         &self,
         script: &Compiled,
-        inputs: &Inputs,
+        inputs: Inputs,
         now: &jiff::ZonedDateTime,
     ) -> Result<String, ScriptError> {
         let value = self.eval(script, inputs, now)?;
@@ -276,7 +276,7 @@ impl Scripts {
     pub fn matches(
         &self,
         script: &Compiled,
-        inputs: &Inputs,
+        inputs: Inputs,
         now: &jiff::ZonedDateTime,
     ) -> Result<bool, ScriptError> {
         let value = self.eval(script, inputs, now)?;
@@ -297,7 +297,7 @@ impl Scripts {
         let now_value = context::now(now);
         par_map(contacts, |c| {
             let inputs = Inputs { contact: c.clone(), agent: agent.clone(), now: now_value.clone() };
-            self.matches(script, &inputs, now)
+            self.matches(script, inputs, now)
         })
     }
 
@@ -312,7 +312,7 @@ impl Scripts {
         let now_value = context::now(now);
         par_map(contacts, |c| {
             let inputs = Inputs { contact: c.clone(), agent: agent.clone(), now: now_value.clone() };
-            self.render(script, &inputs, now)
+            self.render(script, inputs, now)
         })
     }
 }
@@ -370,7 +370,7 @@ mod tests {
         let t =
             s.compile_inline("Hi ${contact.first_name}! `Costs` $5, \"quoted\" 'x' \\n $${literal}").unwrap();
         assert_eq!(
-            s.render(&t, &inputs("Ann"), &now()).unwrap(),
+            s.render(&t, inputs("Ann"), &now()).unwrap(),
             "Hi Ann! `Costs` $5, \"quoted\" 'x' \\n ${literal}"
         );
     }
@@ -380,7 +380,7 @@ mod tests {
         let s = scripts();
         for body in ["Price: $5 `x` \"q\" 'a' \\ {b} $ {c} ×💡", "", "line\r\nbreak"] {
             let t = s.compile_inline(body).unwrap();
-            assert_eq!(s.render(&t, &inputs("Ann"), &now()).unwrap(), body);
+            assert_eq!(s.render(&t, inputs("Ann"), &now()).unwrap(), body);
         }
     }
 
@@ -388,9 +388,9 @@ mod tests {
     fn the_cached_ast_never_carries_one_contacts_values_into_another() {
         let s = scripts();
         let t = s.compile_inline("Hi ${contact.first_name}").unwrap();
-        assert_eq!(s.render(&t, &inputs("Ann"), &now()).unwrap(), "Hi Ann");
+        assert_eq!(s.render(&t, inputs("Ann"), &now()).unwrap(), "Hi Ann");
         let again = s.compile_inline("Hi ${contact.first_name}").unwrap();
-        assert_eq!(s.render(&again, &inputs("Bo"), &now()).unwrap(), "Hi Bo");
+        assert_eq!(s.render(&again, inputs("Bo"), &now()).unwrap(), "Hi Bo");
     }
 
     #[test]
@@ -401,7 +401,7 @@ mod tests {
                 "[${contact.fields.budget}][${contact.nickname}][${value_or(contact.nickname, \"there\")}]",
             )
             .unwrap();
-        assert_eq!(s.render(&t, &inputs("Ann"), &now()).unwrap(), "[][][there]");
+        assert_eq!(s.render(&t, inputs("Ann"), &now()).unwrap(), "[][][there]");
     }
 
     #[test]
@@ -435,7 +435,7 @@ mod tests {
         for src in cases {
             let f = s.compile(Kind::Filter, src).unwrap();
             let started = std::time::Instant::now();
-            assert!(s.matches(&f, &inputs("Ann"), &now()).is_err(), "{src}");
+            assert!(s.matches(&f, inputs("Ann"), &now()).is_err(), "{src}");
             assert!(started.elapsed() < Duration::from_secs(2), "{src}");
         }
     }
@@ -444,11 +444,11 @@ mod tests {
     fn filters_must_be_boolean_and_helpers_work() {
         let s = scripts();
         let f = s.compile(Kind::Filter, "contact.first_name == \"Ann\"").unwrap();
-        assert!(s.matches(&f, &inputs("Ann"), &now()).unwrap());
-        assert!(!s.matches(&f, &inputs("Bo"), &now()).unwrap());
+        assert!(s.matches(&f, inputs("Ann"), &now()).unwrap());
+        assert!(!s.matches(&f, inputs("Bo"), &now()).unwrap());
         let f = s.compile(Kind::Filter, "\"yes\"").unwrap();
-        assert!(s.matches(&f, &inputs("Ann"), &now()).unwrap_err().message.contains("true or false"));
+        assert!(s.matches(&f, inputs("Ann"), &now()).unwrap_err().message.contains("true or false"));
         let t = s.compile(Kind::Template, "`${greeting()}, ${title_case(\"ann LEE\")}: ${days_between(\"2026-11-01\", \"2026-11-29\")} ${days_since(\"2026-11-28\")}`").unwrap();
-        assert_eq!(s.render(&t, &inputs("Ann"), &now()).unwrap(), "Good morning, Ann Lee: 28 1");
+        assert_eq!(s.render(&t, inputs("Ann"), &now()).unwrap(), "Good morning, Ann Lee: 28 1");
     }
 }
