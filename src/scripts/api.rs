@@ -269,7 +269,11 @@ async fn preview(
                     Inputs { contact: context::contact(c, None), agent: inputs_base.0.clone(), now: inputs_base.1.clone() };
                 let name = format!("{} {}", c.first_name, c.last_name).trim().to_owned();
                 let outcome = match compiled.kind {
-                    Kind::Template => state.scripts.render(&compiled, inputs, &now).map(|t| json!({"text": t})),
+                    Kind::Template => state.scripts.render(&compiled, inputs, &now).map(|t| {
+                        // What it costs as a domestic SMS (R-SCR-3); the quote prices the rest.
+                        let seg = crate::compose::segments::segment(&t);
+                        json!({"text": t, "encoding": seg.encoding, "segments": seg.segments, "credits": seg.segments})
+                    }),
                     Kind::Filter => state.scripts.matches(&compiled, inputs, &now).map(|m| json!({"matches": m})),
                 };
                 match outcome {
