@@ -206,6 +206,11 @@ pub struct LogSettings {
     pub format: LogFormat,
 }
 
+/// The environment variable of a key: `server.listen` → `TIDINGS_SERVER__LISTEN`.
+fn env_name(key: &str) -> String {
+    format!("TIDINGS_{}", key.replacen('.', "__", 1).to_ascii_uppercase())
+}
+
 /// Where settings come from, besides the defaults.
 #[derive(Debug, Default, Clone)]
 pub struct Sources {
@@ -276,17 +281,12 @@ impl Settings {
         }
         let mut settings: Settings = figment.extract().map_err(|e| {
             let key = e.path.join(".");
-            let origin = e.metadata.as_ref().map(|m| m.name.to_string()).unwrap_or_default();
+            let from_file = e.metadata.as_ref().is_some_and(|m| m.name.contains("TOML"));
             anyhow::anyhow!(
-                "configuration {}{}: {} (fix it in {}; see the configuration reference in the README)",
-                if key.is_empty() { String::new() } else { format!("key `{key}`") },
-                if origin.is_empty() { String::new() } else { format!(" from {origin}") },
+                "configuration key `{key}` ({}): {}; fix it in {}, and see the configuration reference in the README",
+                env_name(&key),
                 e.kind,
-                if origin.is_empty() {
-                    "tidings.toml or the environment".to_string()
-                } else {
-                    origin.clone()
-                }
+                if from_file { "the config file" } else { "the environment or the flags" }
             )
         })?;
         settings.validate()?;
@@ -296,8 +296,7 @@ impl Settings {
 
     fn validate(&self) -> anyhow::Result<()> {
         fn fail(key: &str, msg: impl std::fmt::Display) -> anyhow::Error {
-            let env = format!("TIDINGS_{}", key.replacen('.', "__", 1).to_ascii_uppercase());
-            anyhow::anyhow!("configuration key `{key}` ({env}): {msg}")
+            anyhow::anyhow!("configuration key `{key}` ({}): {msg}", env_name(key))
         }
         self.server
             .listen
@@ -370,40 +369,20 @@ impl Settings {
     }
 }
 
-/// Environment and flag values are strings; numbers are read as TOML values (so `42` is a
-/// number and `lots` is refused by the key's type), and the list of sandbox numbers is either a
-/// TOML array or comma-separated.
+/// Environment and flag values are read as TOML values (`42` is a number, `[…]` a list) except
+/// secrets, which stay strings; the sandbox numbers may also be comma-separated.
 fn env_value(key: &str, raw: &str) -> figment::value::Value {
     use figment::value::Value;
-    if key == "twilio.sandbox_numbers" {
-        return match raw.parse::<Value>() {
-            Ok(v @ Value::Array(..)) => v,
-            _ => Value::from(
-                raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>(),
-            ),
-        };
+    if SECRET_KEYS.contains(&key) {
+        return Value::from(raw.to_owned());
     }
-    const NUMERIC: &[&str] = &[
-        "scripts.max_operations",
-        "scripts.max_string_bytes",
-        "scripts.max_array_size",
-        "scripts.max_map_size",
-        "scripts.max_call_levels",
-        "scripts.max_expr_depth",
-        "scripts.timeout_ms",
-        "server.workers",
-        "database.pool_size",
-        "database.busy_timeout_ms",
-        "defaults.daily_unique_recipients",
-        "defaults.daily_segments",
-        "defaults.monthly_credits",
-        "auth.token_ttl_hours",
-        "auth.login_attempts_per_minute_per_address",
-        "auth.login_attempts_per_minute_per_email",
-    ];
     match raw.parse::<Value>() {
-        Ok(v) if NUMERIC.contains(&key) => v,
-        _ => Value::from(raw.to_owned()),
+        Ok(v @ Value::Array(..)) => v,
+        _ if key == "twilio.sandbox_numbers" => Value::from(
+            raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>(),
+        ),
+        Ok(v) => v,
+        Err(_) => Value::from(raw.to_owned()),
     }
 }
 

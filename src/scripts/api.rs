@@ -41,6 +41,10 @@ fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
     Ok(())
 }
 
+fn name_taken(name: &str) -> anyhow::Error {
+    ApiError::conflict("script_name_taken", format!("A script named {name} exists.")).into()
+}
+
 fn check_name(name: &str) -> ApiResult<String> {
     crate::accounts::model::parse_name(name).map_err(|m| ApiError::invalid_field("name", format!("{m}.")))
 }
@@ -84,11 +88,7 @@ async fn create(
         .db
         .write(move |tx| {
             let Some(id) = store::insert(tx, &name, b.kind, &b.description, &b.source, me.id, now)? else {
-                return Err(ApiError::conflict(
-                    "script_name_taken",
-                    format!("A script named {name} exists."),
-                )
-                .into());
+                return Err(name_taken(&name));
             };
             store::get(tx, id)?.ok_or_else(|| anyhow::anyhow!("script {id} vanished"))
         })
@@ -129,11 +129,7 @@ async fn update(
             // Read again inside the transaction: two saves never make the same version.
             let Some(current) = store::get(tx, id)? else { return Err(ApiError::not_found("script").into()) };
             if !store::save(tx, &current, &name, &description, &source, me.id, now)? {
-                return Err(ApiError::conflict(
-                    "script_name_taken",
-                    format!("A script named {name} exists."),
-                )
-                .into());
+                return Err(name_taken(&name));
             }
             store::get(tx, id)?.ok_or_else(|| anyhow::anyhow!("script {id} vanished"))
         })

@@ -129,7 +129,10 @@ async fn a_template_preview_renders_each_contact_and_a_runtime_error_is_that_con
     assert_eq!(body["script"]["version"], 1);
     let r = body["results"].as_array().unwrap();
     assert_eq!(r[0]["text"], "Hi Ann from Alex500000");
-    assert_eq!((r[0]["encoding"].as_str(), r[0]["segments"].as_u64(), r[0]["credits"].as_u64()), (Some("GSM-7"), Some(1), Some(1)));
+    assert_eq!(
+        (r[0]["encoding"].as_str(), r[0]["segments"].as_u64(), r[0]["credits"].as_u64()),
+        (Some("GSM-7"), Some(1), Some(1))
+    );
     assert_eq!(r[1]["status"], "script_error");
     assert_eq!(r[1]["error"]["message"], "no Bo");
     assert_eq!(r[1]["error"]["line"], 1);
