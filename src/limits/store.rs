@@ -99,3 +99,31 @@ pub fn release(
     stmt.execute(params![agent_id, "monthly_credits", month, credits])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserve_counts_distinct_numbers_and_release_gives_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = crate::db::open(&path, std::time::Duration::from_secs(1)).unwrap();
+        crate::db::migrate(&mut conn, &path).unwrap();
+        conn.execute(
+            "INSERT INTO agents (email, name, password_hash, role, country, time_zone, created_at, updated_at)
+             VALUES ('a@b.co', 'A', 'x', 'agent', 'US', 'UTC', 0, 0)",
+            [],
+        )
+        .unwrap();
+        let p = super::super::periods("2026-11-29T12:00:00Z".parse().unwrap(), &jiff::tz::TimeZone::UTC);
+        let u = reserve(&conn, 1, &p, ["+13125550100", "+13125550101"], 3, 3).unwrap();
+        assert_eq!((u.daily_unique_recipients, u.daily_segments, u.monthly_credits), (2, 3, 3));
+        assert_eq!(new_numbers_today(&conn, 1, &p.day, ["+13125550100", "+13125550102"]).unwrap(), 1);
+        let u = reserve(&conn, 1, &p, ["+13125550100"], 2, 4).unwrap();
+        assert_eq!((u.daily_unique_recipients, u.daily_segments, u.monthly_credits), (2, 5, 7));
+        release(&conn, 1, &p.day, &p.month, 5, 10).unwrap();
+        let u = usage(&conn, 1, &p).unwrap();
+        assert_eq!((u.daily_segments, u.monthly_credits), (0, 0), "never below zero");
+    }
+}
