@@ -2,6 +2,7 @@
 //! configured. Knows no product rule.
 
 pub mod client;
+pub mod signature;
 
 use crate::config::Settings;
 use crate::error::ApiError;
