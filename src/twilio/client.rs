@@ -13,6 +13,9 @@ use crate::config::TwilioSettings;
 pub enum TwilioError {
     #[error("Twilio refused the credentials")]
     Auth,
+    /// 429 or 5xx: worth trying again, after `retry_after` when Twilio said.
+    #[error("Twilio answered {status}; try again later")]
+    Retryable { status: u16, retry_after: Option<Duration> },
     #[error("Twilio answered {status} (code {code:?}): {message}")]
     Api { status: u16, code: Option<i64>, message: String },
     #[error("Twilio could not be reached: {0}")]
@@ -46,6 +49,56 @@ impl std::fmt::Debug for TwilioClient {
             .field("account_sid", &self.account_sid)
             .finish()
     }
+}
+
+/// A text to hand to Twilio.
+pub struct NewMessage<'a> {
+    pub to: &'a str,
+    pub from: &'a str,
+    pub body: &'a str,
+    pub media_urls: &'a [String],
+    pub status_callback: Option<&'a str>,
+}
+
+/// The Messages resource as Twilio sends it: counts as strings, `error_code` an integer, dates
+/// in RFC 2822, and statuses this code may not know (kept as written).
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageResource {
+    pub sid: String,
+    pub status: String,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub num_segments: Option<String>,
+    #[serde(default)]
+    pub num_media: Option<String>,
+    #[serde(default)]
+    pub error_code: Option<i64>,
+    #[serde(default)]
+    pub error_message: Option<String>,
+    #[serde(default)]
+    pub date_created: Option<String>,
+    #[serde(default)]
+    pub date_sent: Option<String>,
+}
+
+impl MessageResource {
+    pub fn segments(&self) -> Option<u32> {
+        self.num_segments.as_deref().and_then(|s| s.parse().ok())
+    }
+
+    pub fn sent_at(&self) -> Option<jiff::Timestamp> {
+        let d = self.date_sent.as_deref().or(self.date_created.as_deref())?;
+        jiff::fmt::rfc2822::parse(d).ok().map(|z| z.timestamp())
+    }
+}
+
+#[derive(Deserialize)]
+struct MessagesPage {
+    #[serde(default)]
+    messages: Vec<MessageResource>,
 }
 
 #[derive(Deserialize)]
@@ -104,11 +157,26 @@ impl TwilioClient {
 
     async fn get<T: for<'de> Deserialize<'de>>(&self, path_and_query: &str) -> Result<T, TwilioError> {
         let url = format!("{}{}", self.base, path_and_query);
-        let res =
-            self.http.get(&url).basic_auth(&self.username, Some(self.secret.expose_secret())).send().await?;
+        self.answer(self.http.get(&url).basic_auth(&self.username, Some(self.secret.expose_secret()))).await
+    }
+
+    async fn answer<T: for<'de> Deserialize<'de>>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, TwilioError> {
+        let res = req.send().await?;
         let status = res.status();
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(TwilioError::Auth);
+        }
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            let retry_after = res
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Err(TwilioError::Retryable { status: status.as_u16(), retry_after });
         }
         let bytes = res.bytes().await?;
         if !status.is_success() {
@@ -120,6 +188,40 @@ impl TwilioClient {
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| TwilioError::Decode(e.to_string()))
+    }
+
+    /// Sends a text (Messages resource, `POST …/Messages.json`).
+    pub async fn create_message(&self, m: &NewMessage<'_>) -> Result<MessageResource, TwilioError> {
+        let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.base, self.account_sid);
+        let mut form: Vec<(&str, &str)> = vec![("To", m.to), ("From", m.from), ("Body", m.body)];
+        form.extend(m.media_urls.iter().map(|u| ("MediaUrl", u.as_str())));
+        if let Some(cb) = m.status_callback {
+            form.push(("StatusCallback", cb));
+        }
+        let req =
+            self.http.post(&url).basic_auth(&self.username, Some(self.secret.expose_secret())).form(&form);
+        self.answer(req).await
+    }
+
+    /// Messages from `from` to `to` sent on or after `sent_after`'s day (Twilio filters by date):
+    /// how a lost answer to a POST is reconciled before any resend.
+    pub async fn list_messages(
+        &self,
+        to: &str,
+        from: &str,
+        sent_after: jiff::Timestamp,
+    ) -> Result<Vec<MessageResource>, TwilioError> {
+        let date = sent_after.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        let query = serde_urlencoded::to_string([
+            ("To", to),
+            ("From", from),
+            ("DateSent>", &date.to_string()),
+            ("PageSize", "100"),
+        ])
+        .map_err(|e| TwilioError::Decode(e.to_string()))?;
+        let page: MessagesPage =
+            self.get(&format!("/2010-04-01/Accounts/{}/Messages.json?{query}", self.account_sid)).await?;
+        Ok(page.messages)
     }
 
     /// Every number of the account, following Twilio's paging.

@@ -10,3 +10,4 @@ mod import;
 mod ops;
 mod scripts;
 mod storage;
+mod twilio;
