@@ -10,14 +10,19 @@ use crate::helpers::{ACCOUNT_SID, AUTH_TOKEN};
 
 fn client(server: &MockServer, api_key: bool) -> TwilioClient {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut s = TwilioSettings::default();
-    s.account_sid = Some(ACCOUNT_SID.into());
-    s.auth_token = Some(AUTH_TOKEN.into());
-    if api_key {
-        s.api_key_sid = Some("SK0123456789abcdef0123456789abcdef".into());
-        s.api_key_secret = Some("key-secret".into());
-    }
-    s.api_base = server.uri();
+    let (api_key_sid, api_key_secret) = if api_key {
+        (Some("SK0123456789abcdef0123456789abcdef".to_owned()), Some("key-secret".into()))
+    } else {
+        (None, None)
+    };
+    let s = TwilioSettings {
+        account_sid: Some(ACCOUNT_SID.into()),
+        auth_token: Some(AUTH_TOKEN.into()),
+        api_key_sid,
+        api_key_secret,
+        api_base: server.uri(),
+        ..Default::default()
+    };
     TwilioClient::from_settings(&s).unwrap().unwrap()
 }
 
