@@ -31,6 +31,7 @@ pub struct AppState {
     pub sms: SmsProvider,
     pub login_throttle: LoginThrottle,
     pub scripts: Scripts,
+    pub outbox: crate::outbox::dispatcher::Outbox,
 }
 
 impl AppState {
@@ -43,9 +44,10 @@ impl AppState {
         )
         .await?;
         Ok(AppState {
-            sms: SmsProvider::from_settings(&settings)?,
+            sms: SmsProvider::from_settings(&settings, db.clone())?,
             login_throttle: LoginThrottle::new(&settings.auth),
             scripts: Scripts::new(&settings.scripts),
+            outbox: Default::default(),
             settings: Arc::new(settings),
             db,
             clock,
@@ -59,6 +61,7 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     stop: CancellationToken,
+    dispatcher: tokio::task::JoinHandle<()>,
 }
 
 /// Binds the HTTP server on `server.listen` with the given state.
@@ -87,6 +90,8 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .configure(crate::scripts::api::routes)
             .configure(crate::limits::api::routes)
             .configure(crate::compose::api::routes)
+            .configure(crate::outbox::api::routes)
+            .configure(crate::outbox::webhook::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::new(
                     actix_web::http::StatusCode::NOT_FOUND,
@@ -101,7 +106,9 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
     .shutdown_timeout(30)
     .listen(listener)?
     .run();
-    Ok(Application { address, server, state, stop: CancellationToken::new() })
+    let stop = CancellationToken::new();
+    let dispatcher = crate::outbox::dispatcher::spawn(state.clone(), stop.clone());
+    Ok(Application { address, server, state, stop, dispatcher })
 }
 
 impl Application {
@@ -122,9 +129,12 @@ impl Application {
         self.server.handle()
     }
 
-    /// Runs until the server stops.
+    /// Runs until the server stops (tests stop it through its handle, or drop it).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.stop.cancel();
+        let _ = self.dispatcher.await;
+        result
     }
 
     /// Runs until SIGTERM or SIGINT, then stops gracefully: no new connections, requests in flight
@@ -139,7 +149,11 @@ impl Application {
             stop.cancel();
             handle.stop(true).await;
         });
-        self.server.await.context("HTTP server")
+        let served = self.server.await.context("HTTP server");
+        // The dispatcher finishes the POSTs in flight before the process ends.
+        self.stop.cancel();
+        let _ = self.dispatcher.await;
+        served
     }
 }
 

@@ -26,6 +26,7 @@ pub const KEYS: &[&str] = &[
     "twilio.api_key_secret",
     "twilio.api_base",
     "twilio.sandbox_numbers",
+    "twilio.request_timeout_ms",
     "defaults.country",
     "defaults.time_zone",
     "defaults.daily_unique_recipients",
@@ -42,6 +43,15 @@ pub const KEYS: &[&str] = &[
     "scripts.max_call_levels",
     "scripts.max_expr_depth",
     "scripts.timeout_ms",
+    "sending.long_code",
+    "sending.toll_free",
+    "sending.short_code",
+    "sending.ten_dlc",
+    "sending.ten_dlc_numbers",
+    "sending.account_per_second",
+    "sending.concurrency",
+    "sending.max_attempts",
+    "sending.sandbox_delivery_ms",
 ];
 
 /// Keys whose values are secrets: they may come from `*_FILE` and are never printed.
@@ -60,6 +70,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub scripts: ScriptSettings,
+    pub sending: SendingSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +115,8 @@ pub struct TwilioSettings {
     pub api_base: String,
     /// Numbers offered by `GET /v1/numbers/available` in sandbox mode.
     pub sandbox_numbers: Vec<String>,
+    /// How long a call to Twilio may take before it counts as lost.
+    pub request_timeout_ms: u64,
 }
 
 impl Default for TwilioSettings {
@@ -115,6 +128,7 @@ impl Default for TwilioSettings {
             api_key_secret: None,
             api_base: "https://api.twilio.com".into(),
             sandbox_numbers: vec!["+13125550100".into(), "+13125550101".into(), "+13125550102".into()],
+            request_timeout_ms: 15_000,
         }
     }
 }
@@ -157,6 +171,43 @@ impl Default for AuthSettings {
             token_ttl_hours: 24 * 30,
             login_attempts_per_minute_per_address: 20,
             login_attempts_per_minute_per_email: 5,
+        }
+    }
+}
+
+/// Pacing and retries of the outbox (R-SND-2/3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SendingSettings {
+    /// Segments per second per sending number, by number type.
+    pub long_code: u32,
+    pub toll_free: u32,
+    pub short_code: u32,
+    pub ten_dlc: u32,
+    /// Numbers registered for 10DLC (paced at `ten_dlc`); other local numbers are long codes.
+    pub ten_dlc_numbers: Vec<String>,
+    /// Segments per second for the whole account.
+    pub account_per_second: u32,
+    /// Texts handed to the provider at once.
+    pub concurrency: usize,
+    /// Tries before a text that keeps failing for a passing reason is marked failed.
+    pub max_attempts: u32,
+    /// How long the sandbox provider takes to "deliver".
+    pub sandbox_delivery_ms: u64,
+}
+
+impl Default for SendingSettings {
+    fn default() -> Self {
+        Self {
+            long_code: 1,
+            toll_free: 3,
+            short_code: 100,
+            ten_dlc: 4,
+            ten_dlc_numbers: Vec::new(),
+            account_per_second: 100,
+            concurrency: 8,
+            max_attempts: 8,
+            sandbox_delivery_ms: 2_000,
         }
     }
 }
@@ -341,6 +392,13 @@ impl Settings {
             .map_err(|e| fail("defaults.country", e))?;
         crate::accounts::model::TimeZoneName::parse(&self.defaults.time_zone)
             .map_err(|e| fail("defaults.time_zone", e))?;
+        let se = &self.sending;
+        if [se.long_code, se.toll_free, se.short_code, se.ten_dlc, se.account_per_second].contains(&0)
+            || se.concurrency == 0
+            || se.max_attempts == 0
+        {
+            return Err(fail("sending.*", "rates, concurrency and max_attempts must be at least 1"));
+        }
         let sc = &self.scripts;
         if sc.max_operations == 0
             || sc.max_string_bytes < 2_048
@@ -378,7 +436,7 @@ fn env_value(key: &str, raw: &str) -> figment::value::Value {
     }
     match raw.parse::<Value>() {
         Ok(v @ Value::Array(..)) => v,
-        _ if key == "twilio.sandbox_numbers" => Value::from(
+        _ if key.ends_with("_numbers") => Value::from(
             raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>(),
         ),
         Ok(v) => v,

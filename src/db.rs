@@ -15,6 +15,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0001_foundation.sql")),
     M::up(include_str!("../migrations/0002_scripts.sql")),
     M::up(include_str!("../migrations/0003_compose.sql")),
+    M::up(include_str!("../migrations/0004_outbox.sql")),
 ];
 
 /// The schema version this binary writes.

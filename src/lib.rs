@@ -15,5 +15,6 @@ pub mod demo;
 pub mod error;
 pub mod limits;
 pub mod ops;
+pub mod outbox;
 pub mod scripts;
 pub mod twilio;

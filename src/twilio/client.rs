@@ -82,9 +82,28 @@ pub struct MessageResource {
     pub date_created: Option<String>,
     #[serde(default)]
     pub date_sent: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
 }
 
 impl MessageResource {
+    /// What the sandbox answers for a text it "sent".
+    pub fn sandbox(sid: String, m: &NewMessage<'_>) -> MessageResource {
+        MessageResource {
+            sid,
+            status: "queued".into(),
+            to: Some(m.to.to_owned()),
+            from: Some(m.from.to_owned()),
+            num_segments: None,
+            num_media: Some(m.media_urls.len().to_string()),
+            error_code: None,
+            error_message: None,
+            date_created: None,
+            date_sent: None,
+            body: Some(m.body.to_owned()),
+        }
+    }
+
     pub fn segments(&self) -> Option<u32> {
         self.num_segments.as_deref().and_then(|s| s.parse().ok())
     }
@@ -144,7 +163,7 @@ impl TwilioClient {
         let http = reqwest::Client::builder()
             .user_agent(concat!("tidings/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
+            .timeout(Duration::from_millis(s.request_timeout_ms.max(100)))
             .build()?;
         Ok(Some(TwilioClient {
             http,

@@ -5,23 +5,26 @@ pub mod client;
 pub mod signature;
 
 use crate::config::Settings;
+use crate::db::{Db, millis};
 use crate::error::ApiError;
-pub use client::{IncomingNumber, TwilioClient, TwilioError};
+pub use client::{IncomingNumber, MessageResource, NewMessage, TwilioClient, TwilioError};
 
 /// The provider in use, chosen once from the config.
 pub enum SmsProvider {
     Twilio(TwilioClient),
-    /// No account: numbers come from `twilio.sandbox_numbers`.
+    /// No account: numbers come from `twilio.sandbox_numbers`; what it "sends" is recorded in the
+    /// database (`GET /v1/sandbox/messages`).
     Sandbox {
         numbers: Vec<String>,
+        db: Db,
     },
 }
 
 impl SmsProvider {
-    pub fn from_settings(s: &Settings) -> anyhow::Result<SmsProvider> {
+    pub fn from_settings(s: &Settings, db: Db) -> anyhow::Result<SmsProvider> {
         Ok(match TwilioClient::from_settings(&s.twilio)? {
             Some(client) => SmsProvider::Twilio(client),
-            None => SmsProvider::Sandbox { numbers: s.twilio.sandbox_numbers.clone() },
+            None => SmsProvider::Sandbox { numbers: s.twilio.sandbox_numbers.clone(), db },
         })
     }
 
@@ -33,7 +36,7 @@ impl SmsProvider {
     pub async fn list_numbers(&self) -> Result<Vec<IncomingNumber>, ApiError> {
         match self {
             SmsProvider::Twilio(c) => c.incoming_numbers().await.map_err(ApiError::from),
-            SmsProvider::Sandbox { numbers } => Ok(numbers
+            SmsProvider::Sandbox { numbers, .. } => Ok(numbers
                 .iter()
                 .map(|n| IncomingNumber {
                     sid: String::new(),
@@ -43,6 +46,66 @@ impl SmsProvider {
                     mms: true,
                 })
                 .collect()),
+        }
+    }
+
+    /// Hands a text over.
+    pub async fn send(&self, m: &NewMessage<'_>) -> Result<MessageResource, TwilioError> {
+        match self {
+            SmsProvider::Twilio(c) => c.create_message(m).await,
+            SmsProvider::Sandbox { db, .. } => {
+                let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+                let row = (
+                    sid.clone(),
+                    m.from.to_owned(),
+                    m.to.to_owned(),
+                    m.body.to_owned(),
+                    serde_json::to_string(m.media_urls).unwrap_or_default(),
+                );
+                let now = millis(jiff::Timestamp::now());
+                db.write(move |tx| {
+                    tx.prepare_cached(
+                        "INSERT INTO sandbox_messages (sid, sender, recipient, body, media_urls, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(rusqlite::params![row.0, row.1, row.2, row.3, row.4, now])?;
+                    Ok(())
+                })
+                .await
+                .map_err(|e| TwilioError::Decode(format!("sandbox: {e:#}")))?;
+                Ok(MessageResource::sandbox(sid, m))
+            }
+        }
+    }
+
+    /// Texts from `from` to `to` since `since`: how a lost answer is reconciled.
+    pub async fn sent_since(
+        &self,
+        to: &str,
+        from: &str,
+        since: jiff::Timestamp,
+    ) -> Result<Vec<MessageResource>, TwilioError> {
+        match self {
+            SmsProvider::Twilio(c) => c.list_messages(to, from, since).await,
+            SmsProvider::Sandbox { db, .. } => {
+                let (to, from) = (to.to_owned(), from.to_owned());
+                db.read(move |c| {
+                    let mut stmt = c.prepare_cached(
+                        "SELECT sid, body FROM sandbox_messages WHERE recipient = ?1 AND sender = ?2 AND created_at >= ?3",
+                    )?;
+                    let rows = stmt.query_map(rusqlite::params![to, from, millis(since)], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })?;
+                    let mut out = Vec::new();
+                    for row in rows {
+                        let (sid, body) = row?;
+                        out.push(MessageResource::sandbox(sid, &NewMessage { to: &to, from: &from, body: &body, media_urls: &[], status_callback: None }));
+                    }
+                    Ok(out)
+                })
+                .await
+                .map_err(|e| TwilioError::Decode(format!("sandbox: {e:#}")))
+            }
         }
     }
 }

@@ -1,0 +1,425 @@
+//! Sending endpoints: Send (a quote id), Verify & Send (a quote's body), one-contact replies,
+//! batches and messages, cancel, the sandbox's record and the built-in media.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::status::Status;
+use super::store::{self, NewBatch, Outgoing, Priority};
+use crate::accounts::Authenticated;
+use crate::accounts::model::Agent;
+use crate::app::AppState;
+use crate::compose::quote::{self, CLEAR_PNG, Quote, QuoteRequest, RecipientInput};
+use crate::error::{ApiError, ApiResult};
+
+/// A 1×1 transparent PNG: turns an SMS into an MMS recipients do not see (R-COST-3).
+const CLEAR_PNG_BYTES: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00,
+    0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00,
+    0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x60, 0x00, 0x02, 0x00, 0x00, 0x05, 0x00,
+    0x01, 0xE9, 0xFA, 0xDC, 0xD8, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/messages/send", web::post().to(send))
+        .route("/v1/messages/batches/{id}", web::get().to(batch))
+        .route("/v1/messages/{id}", web::get().to(message))
+        .route("/v1/messages/{id}/cancel", web::post().to(cancel))
+        .route("/v1/contacts/{id}/messages", web::post().to(reply))
+        .route("/v1/sandbox/messages", web::get().to(sandbox_messages))
+        .route("/media/clear-png.png", web::get().to(clear_png));
+}
+
+async fn clear_png() -> HttpResponse {
+    HttpResponse::Ok().content_type("image/png").body(CLEAR_PNG_BYTES)
+}
+
+fn media_urls(state: &AppState, ids: &[String]) -> Vec<String> {
+    let base = state.settings.server.public_url.trim_end_matches('/');
+    ids.iter().filter(|id| *id == CLEAR_PNG).map(|_| format!("{base}/media/clear-png.png")).collect()
+}
+
+/// Where the send's content comes from.
+enum Source {
+    Quote(String),
+    Verify(QuoteRequest),
+}
+
+fn parse_send(body: &[u8]) -> ApiResult<Source> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {e}.")))?;
+    if let Some(obj) = value.as_object().filter(|o| o.contains_key("quote_id")) {
+        let id = obj.get("quote_id").and_then(Value::as_str).filter(|_| obj.len() == 1).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_body",
+                "Send takes `{\"quote_id\": …}` alone, or a quote's body (Verify & Send).",
+            )
+        })?;
+        return Ok(Source::Quote(id.to_owned()));
+    }
+    serde_json::from_value(value)
+        .map(Source::Verify)
+        .map_err(|e| ApiError::invalid("invalid_body", format!("The JSON body does not fit: {e}.")))
+}
+
+fn limit_error(name: &str, c: &crate::limits::Counter) -> ApiError {
+    let requested = c.after.unwrap_or(c.used).saturating_sub(c.used);
+    ApiError::invalid(
+        "limit_exceeded",
+        format!(
+            "This send would take {name} to {} of {}; nothing was sent. Remove recipients, or wait until {}.",
+            c.after.unwrap_or(c.used),
+            c.limit,
+            c.resets_at
+        ),
+    )
+    .with("limit", name.to_owned())
+    .with("used", c.used)
+    .with("requested", requested)
+    .with("limit_value", c.limit)
+    .with("resets_at", c.resets_at.to_string())
+}
+
+/// Quotes and queues in one go; the answer is `(status, body)` so idempotency can store it.
+async fn queue(
+    state: &web::Data<AppState>,
+    me: &Agent,
+    request: QuoteRequest,
+    from_quote: Option<String>,
+    priority: Priority,
+) -> ApiResult<(StatusCode, Value)> {
+    let (worker, agent, req) = (state.clone(), me.clone(), request.clone());
+    let fresh: Quote = state.db.read(move |c| quote::build(&worker, c, &agent, &req)).await?;
+    if let Some(quote_id) = &from_quote {
+        let (agent_id, qid) = (me.id, quote_id.clone());
+        let stored: Option<(String, i64)> = state
+            .db
+            .read(move |c| {
+                use rusqlite::OptionalExtension;
+                Ok(c.prepare_cached(
+                    "SELECT fingerprint, expires_at FROM quotes WHERE id = ?1 AND agent_id = ?2",
+                )?
+                .query_row(rusqlite::params![qid, agent_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
+            })
+            .await?;
+        let (fingerprint, expires) = stored.ok_or_else(|| ApiError::not_found("quote"))?;
+        let expired = crate::db::timestamp(expires) < state.clock.now();
+        if expired || fingerprint != fresh.fingerprint {
+            let (code, why) = if expired {
+                ("quote_expired", "The quote has expired")
+            } else {
+                ("quote_stale", "Recipients, texts, opt-outs or limits changed since the quote")
+            };
+            return Err(ApiError::conflict(
+                code,
+                format!("{why}; nothing was sent. Check the fresh figures and send again."),
+            )
+            .with("quote", serde_json::to_value(&fresh).unwrap_or_default()));
+        }
+    }
+    let Some(sender) = fresh.sender.clone() else {
+        return Err(ApiError::invalid(
+            "no_sending_number",
+            "You have no sending number; pick one (GET /v1/numbers/available, PUT /v1/me/number) first.",
+        ));
+    };
+    if let Some((name, counter)) = fresh.limits.exceeded() {
+        return Err(limit_error(name, counter));
+    }
+    let media = media_urls(state, &fresh.media_ids);
+    let outgoing: Vec<Outgoing> = fresh
+        .lines
+        .iter()
+        .filter(|l| l.status == quote::Status::Ok)
+        .map(|l| Outgoing {
+            contact_id: l.contact_id,
+            recipient: l.number.clone().unwrap_or_default(),
+            body: l.body.clone().unwrap_or_default(),
+            media_urls: media.clone(),
+            kind: if l.kind == Some(crate::compose::cost::Kind::Mms) { "mms" } else { "sms" },
+            segments: l.segments,
+            credits: l.credits,
+        })
+        .collect();
+    if outgoing.is_empty() {
+        return Err(ApiError::invalid(
+            "nothing_to_send",
+            "None of the recipients can be texted; see each line's reason.",
+        )
+        .with("lines", serde_json::to_value(&fresh.lines).unwrap_or_default()));
+    }
+    let batch_id = uuid::Uuid::new_v4().to_string();
+    let limits = me.effective_limits(&state.settings.defaults);
+    let periods = crate::limits::agent_periods(me, state.clock.now());
+    let now = state.clock.now();
+    let (agent_id, script) = (me.id, fresh.template_script.as_ref().map(|s| (s.id, s.version)));
+    let (bid, msgs, p) = (batch_id.clone(), outgoing.clone(), periods.clone());
+    let ids = state
+        .db
+        .write(move |tx| {
+            let numbers: Vec<&str> = msgs.iter().map(|m| m.recipient.as_str()).collect();
+            let segments = msgs.iter().map(|m| m.segments).sum();
+            let credits = msgs.iter().map(|m| m.credits).sum();
+            // Checked and reserved in the transaction that queues: concurrent sends cannot
+            // overshoot together (R-LIM-2).
+            let before = crate::limits::store::usage(tx, agent_id, &p)?;
+            let after = crate::limits::store::reserve(tx, agent_id, &p, numbers, segments, credits)?;
+            let request = crate::limits::Request {
+                new_recipients: after.daily_unique_recipients - before.daily_unique_recipients,
+                segments,
+                credits,
+            };
+            let counters = crate::limits::Counters::new(before, limits, &p, Some(request));
+            if let Some((name, c)) = counters.exceeded() {
+                return Err(limit_error(name, c).into());
+            }
+            let batch = NewBatch {
+                id: &bid,
+                agent_id,
+                quote_id: from_quote.as_deref(),
+                priority,
+                script,
+                sender: &sender,
+            };
+            store::queue(tx, &batch, &msgs, &p, now)
+        })
+        .await?;
+    state.outbox.wake();
+    let messages: Vec<Value> = ids
+        .iter()
+        .zip(&outgoing)
+        .map(|(id, m)| json!({"id": id, "contact_id": m.contact_id, "to": m.recipient, "status": "queued", "credits": m.credits}))
+        .collect();
+    let skipped: Vec<Value> = fresh
+        .lines
+        .iter()
+        .filter(|l| l.status != quote::Status::Ok)
+        .map(|l| json!({"contact_id": l.contact_id, "status": l.status, "reason": l.reason}))
+        .collect();
+    Ok((
+        StatusCode::ACCEPTED,
+        json!({"batch_id": batch_id, "messages": messages, "skipped": skipped, "totals": fresh.totals, "limits": fresh.limits}),
+    ))
+}
+
+async fn send(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Authenticated(me): Authenticated,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let source = parse_send(&body)?;
+    let key = req.headers().get("idempotency-key").map(|v| v.to_str().map(str::to_owned));
+    let key = match key {
+        None => None,
+        Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Some(k),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_idempotency_key",
+                "An Idempotency-Key is 1 to 255 visible characters.",
+            ));
+        }
+    };
+    let hash: String = Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(k) = &key {
+        let (agent, k) = (me.id, k.clone());
+        if let Some((stored_hash, status, response)) =
+            state.db.read(move |c| store::idempotent(c, agent, &k)).await?
+        {
+            if stored_hash != hash {
+                return Err(ApiError::invalid(
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was used with a different request; use a new key for a new send.",
+                ));
+            }
+            return Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED))
+                .insert_header(("Idempotent-Replayed", "true"))
+                .content_type("application/json")
+                .body(response));
+        }
+    }
+    let (request, quote_id) = match source {
+        Source::Verify(r) => (r, None),
+        Source::Quote(id) => {
+            let (agent, qid) = (me.id, id.clone());
+            let stored: Option<String> = state
+                .db
+                .read(move |c| {
+                    use rusqlite::OptionalExtension;
+                    Ok(c.prepare_cached("SELECT request FROM quotes WHERE id = ?1 AND agent_id = ?2")?
+                        .query_row(rusqlite::params![qid, agent], |r| r.get(0))
+                        .optional()?)
+                })
+                .await?;
+            let stored = stored.ok_or_else(|| ApiError::not_found("quote"))?;
+            let request: QuoteRequest =
+                serde_json::from_str(&stored).map_err(|e| ApiError::internal(e.into()))?;
+            (request, Some(id))
+        }
+    };
+    let (status, body) = queue(&state, &me, request, quote_id, Priority::Bulk).await?;
+    if let Some(k) = key {
+        let (agent, text, now) = (me.id, body.to_string(), state.clock.now());
+        let first = state
+            .db
+            .write(move |tx| store::remember(tx, agent, &k, &hash, status.as_u16(), &text, now))
+            .await?;
+        if !first {
+            tracing::warn!("two sends raced for one Idempotency-Key");
+        }
+    }
+    Ok(HttpResponse::build(status).json(body))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reply {
+    body: String,
+    #[serde(default)]
+    media_ids: Vec<String>,
+    /// One of the contact's numbers; default: the usual choice (R-REC-1).
+    #[serde(default)]
+    number: Option<String>,
+}
+
+/// A one-contact text from the thread (R-IN-5), ahead of bulk traffic.
+async fn reply(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+    id: web::Path<i64>,
+    body: web::Json<Reply>,
+) -> ApiResult<HttpResponse> {
+    let contact_id = id.into_inner();
+    let agent = me.id;
+    if state.db.read(move |c| crate::contacts::store::get(c, agent, contact_id)).await?.is_none() {
+        return Err(ApiError::not_found("contact"));
+    }
+    let b = body.into_inner();
+    let request = QuoteRequest {
+        recipients: vec![RecipientInput { contact_id, number: b.number }],
+        body: Some(b.body),
+        media_ids: b.media_ids,
+        ..Default::default()
+    };
+    match queue(&state, &me, request, None, Priority::OneToOne).await {
+        Err(e) if e.code == "nothing_to_send" => {
+            let line = e.extra.get("lines").and_then(|l| l.get(0)).cloned().unwrap_or_default();
+            Err(ApiError::invalid(
+                "not_sendable",
+                format!(
+                    "This contact cannot be texted: {}.",
+                    line["reason"].as_str().unwrap_or("no reason given")
+                ),
+            )
+            .with("status", line["status"].clone()))
+        }
+        other => {
+            let (status, body) = other?;
+            Ok(HttpResponse::build(status).json(body))
+        }
+    }
+}
+
+async fn batch(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let agent = me.id;
+    let found = state
+        .db
+        .read(move |c| {
+            let Some(progress) = store::batch_progress(c, agent, &id)? else { return Ok(None) };
+            Ok(Some((id.clone(), progress, store::of_batch(c, &id)?)))
+        })
+        .await?;
+    let (id, store::Progress { kind, created_at, counts }, messages) =
+        found.ok_or_else(|| ApiError::not_found("batch"))?;
+    let mut by_status = serde_json::Map::new();
+    for s in Status::ALL {
+        by_status.insert(s.as_str().into(), 0.into());
+    }
+    let (mut total, mut credits) = (0, 0);
+    for (status, n, c) in counts {
+        total += n;
+        credits += c;
+        by_status.insert(status, n.into());
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "batch_id": id, "kind": kind, "created_at": created_at, "total": total, "credits": credits,
+        "by_status": by_status, "messages": messages,
+    })))
+}
+
+async fn message(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let (id, agent) = (id.into_inner(), me.id);
+    let m = state
+        .db
+        .read(move |c| store::get(c, agent, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    Ok(HttpResponse::Ok().json(m))
+}
+
+async fn cancel(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let (id, agent, now) = (id.into_inner(), me.id, state.clock.now());
+    let m = state
+        .db
+        .write(move |tx| {
+            if store::get(tx, agent, id)?.is_none() {
+                return Err(ApiError::not_found("message").into());
+            }
+            if !store::end_unsent(
+                tx,
+                id,
+                Status::Queued,
+                Status::Canceled,
+                None,
+                "canceled by the sender",
+                now,
+            )? {
+                return Err(ApiError::conflict(
+                    "not_cancelable",
+                    "Only a text still queued can be canceled.",
+                )
+                .into());
+            }
+            store::get(tx, agent, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(m))
+}
+
+async fn sandbox_messages(state: web::Data<AppState>, _me: Authenticated) -> ApiResult<HttpResponse> {
+    let items = state
+        .db
+        .read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT sid, sender, recipient, body, media_urls, created_at FROM sandbox_messages
+                 ORDER BY created_at DESC, sid LIMIT 500",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let media: String = r.get(4)?;
+                Ok(json!({
+                    "sid": r.get::<_, String>(0)?, "from": r.get::<_, String>(1)?, "to": r.get::<_, String>(2)?,
+                    "body": r.get::<_, String>(3)?, "media_urls": serde_json::from_str::<Value>(&media).unwrap_or_default(),
+                    "created_at": crate::db::timestamp(r.get(5)?),
+                }))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "sandbox": state.sms.is_sandbox(), "items": items })))
+}

@@ -1,0 +1,265 @@
+//! The dispatcher (R-SND-1..5): claims due rows (replies first), paces each sender, hands texts to
+//! the provider, and records what came of it. A row is `sending` before its POST; after a crash
+//! such rows are reconciled against the provider's record before anything is sent again. A
+//! graceful stop finishes the POSTs in flight.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix_web::web;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::pacing::{NumberType, Pacer, number_type};
+use super::status::{Refusal, Status, marks_number, refusal};
+use super::store::{self, Claimed};
+use crate::app::AppState;
+use crate::twilio::{NewMessage, TwilioError};
+
+/// What the rest of the daemon needs of the dispatcher.
+pub struct Outbox {
+    wake: Notify,
+    /// Set when Twilio refuses our credentials: nothing is sent until restart.
+    paused: AtomicBool,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox { wake: Notify::new(), paused: AtomicBool::new(false) }
+    }
+}
+
+impl Outbox {
+    /// New rows are queued: look now rather than at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// The delay before try number `attempts + 1`: exponential from 2 s, at most 5 minutes, with
+/// ±25 % jitter; at least what Twilio asked for.
+pub fn backoff(attempts: u32, retry_after: Option<Duration>) -> Duration {
+    let base = Duration::from_secs(2u64.saturating_pow(attempts.min(16))).min(Duration::from_secs(300));
+    let jitter = 0.75 + rand::random::<f64>() * 0.5;
+    base.mul_f64(jitter).max(retry_after.unwrap_or_default())
+}
+
+/// Runs the dispatcher until `stop` fires, then waits for the texts in flight.
+pub fn spawn(state: web::Data<AppState>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = run(state, stop).await {
+            tracing::error!(error = format!("{e:#}"), "the dispatcher stopped");
+        }
+    })
+}
+
+async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Result<()> {
+    let now = state.clock.now();
+    let recovered = state.db.write(move |tx| store::recover(tx, now)).await?;
+    if recovered > 0 {
+        tracing::warn!(recovered, "texts left sending by a stop will be reconciled before any resend");
+    }
+    let settings = state.settings.sending.clone();
+    let pacer = Arc::new(Pacer::new(&settings));
+    let permits = Arc::new(Semaphore::new(settings.concurrency));
+    let mut in_flight: HashMap<String, usize> = HashMap::new();
+    let mut tasks: JoinSet<String> = JoinSet::new();
+    let cap = |sender: &str| -> usize {
+        let rate = match number_type(sender, &settings.ten_dlc_numbers) {
+            NumberType::LongCode => settings.long_code,
+            NumberType::TollFree => settings.toll_free,
+            NumberType::ShortCode => settings.short_code,
+            NumberType::TenDlc => settings.ten_dlc,
+        };
+        (rate as usize).clamp(1, settings.concurrency)
+    };
+    while !stop.is_cancelled() {
+        while let Some(done) = tasks.try_join_next() {
+            release(&mut in_flight, done);
+        }
+        let free = permits.available_permits();
+        let busy: Vec<String> =
+            in_flight.iter().filter(|(s, n)| **n >= cap(s)).map(|(s, _)| s.clone()).collect();
+        let claimed = if free == 0 || state.outbox.paused.load(Ordering::Relaxed) {
+            Vec::new()
+        } else {
+            let now = state.clock.now();
+            state.db.write(move |tx| store::claim_due(tx, now, free, &busy)).await?
+        };
+        if claimed.is_empty() {
+            tokio::select! {
+                _ = state.outbox.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => release(&mut in_flight, done),
+                _ = stop.cancelled() => {}
+            }
+            continue;
+        }
+        for message in claimed {
+            *in_flight.entry(message.sender.clone()).or_default() += 1;
+            let permit = permits.clone().acquire_owned().await?;
+            let (state, pacer) = (state.clone(), pacer.clone());
+            tasks.spawn(async move {
+                let sender = message.sender.clone();
+                if let Err(e) = deliver(&state, &pacer, message).await {
+                    tracing::error!(error = format!("{e:#}"), "recording a text's outcome failed");
+                }
+                drop(permit);
+                sender
+            });
+        }
+    }
+    let left = tasks.len();
+    if left > 0 {
+        tracing::info!(in_flight = left, "finishing the texts in flight");
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+fn release(in_flight: &mut HashMap<String, usize>, done: Result<String, tokio::task::JoinError>) {
+    if let Ok(sender) = done
+        && let Some(n) = in_flight.get_mut(&sender)
+    {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            in_flight.remove(&sender);
+        }
+    }
+}
+
+fn status_callback(state: &AppState) -> Option<String> {
+    let base = state.settings.server.public_url.trim_end_matches('/');
+    (!state.sms.is_sandbox()).then(|| format!("{base}/webhooks/twilio/status"))
+}
+
+/// Sends one claimed text and records the outcome.
+async fn deliver(state: &web::Data<AppState>, pacer: &Pacer, m: Claimed) -> anyhow::Result<()> {
+    let (id, now) = (m.id, state.clock.now());
+    // An answer was lost: did Twilio take it? (R-SND-5)
+    if m.reconcile {
+        let since =
+            m.sending_since.unwrap_or(now).saturating_sub(jiff::SignedDuration::from_mins(5)).unwrap_or(now);
+        match state.sms.sent_since(&m.recipient, &m.sender, since).await {
+            Ok(found) => {
+                if let Some(r) = found.into_iter().find(|r| r.body.as_deref().is_none_or(|b| b == m.body)) {
+                    tracing::info!(id, sid = %r.sid, "reconciled: Twilio has the text, not sending it again");
+                    let segments = r.segments();
+                    return state
+                        .db
+                        .write(move |tx| store::mark_sent(tx, id, &r.sid, &r.status, segments, now))
+                        .await;
+                }
+            }
+            Err(e) => {
+                let at = now.saturating_add(jiff::SignedDuration::try_from(backoff(m.attempts, None))?)?;
+                let msg = format!("reconciling: {e}");
+                return state.db.write(move |tx| store::requeue(tx, id, at, true, &msg, now)).await;
+            }
+        }
+    }
+    // No text ever reaches an opted-out or DNC number, whatever the quote said (R-IN-4).
+    let (sender, recipient) = (m.sender.clone(), m.recipient.clone());
+    if let Some(reason) = state.db.read(move |c| store::blocked(c, &sender, &recipient)).await? {
+        let reason = reason.to_owned();
+        state
+            .db
+            .write(move |tx| store::end_unsent(tx, id, Status::Sending, Status::Failed, None, &reason, now))
+            .await?;
+        return Ok(());
+    }
+    pacer.until_ready(&m.sender, m.segments).await;
+    let callback = status_callback(state);
+    let outgoing = NewMessage {
+        to: &m.recipient,
+        from: &m.sender,
+        body: &m.body,
+        media_urls: &m.media_urls,
+        status_callback: callback.as_deref(),
+    };
+    let result = state.sms.send(&outgoing).await;
+    let now = state.clock.now();
+    let max = state.settings.sending.max_attempts;
+    match result {
+        Ok(r) => {
+            let (sid, status, segments) = (r.sid.clone(), r.status.clone(), r.segments());
+            state.db.write(move |tx| store::mark_sent(tx, id, &sid, &status, segments, now)).await?;
+            if state.sms.is_sandbox() {
+                // The sandbox "delivers" a moment later, as a status callback would say.
+                let (state, delay) =
+                    (state.clone(), Duration::from_millis(state.settings.sending.sandbox_delivery_ms));
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let now = state.clock.now();
+                    let _ = state
+                        .db
+                        .write(move |tx| {
+                            store::apply_status(tx, &r.sid, Some(Status::Delivered), "delivered", None, now)
+                        })
+                        .await;
+                });
+            }
+            Ok(())
+        }
+        Err(TwilioError::Retryable { status, retry_after }) if m.attempts < max => {
+            let at = now.saturating_add(jiff::SignedDuration::try_from(backoff(m.attempts, retry_after))?)?;
+            let msg = format!("Twilio answered {status}; trying again");
+            state.db.write(move |tx| store::requeue(tx, id, at, false, &msg, now)).await
+        }
+        Err(TwilioError::Transport(e)) if m.attempts < max => {
+            // A request that never left cannot have sent anything; any other may have.
+            let lost = !e.is_connect();
+            let at = now.saturating_add(jiff::SignedDuration::try_from(backoff(m.attempts, None))?)?;
+            let msg = format!("Twilio could not be reached: {e}");
+            state.db.write(move |tx| store::requeue(tx, id, at, lost, &msg, now)).await
+        }
+        Err(TwilioError::Decode(e)) if m.attempts < max => {
+            let at = now.saturating_add(jiff::SignedDuration::try_from(backoff(m.attempts, None))?)?;
+            let msg = format!("Twilio's answer could not be read: {e}");
+            state.db.write(move |tx| store::requeue(tx, id, at, true, &msg, now)).await
+        }
+        Err(TwilioError::Auth) | Err(TwilioError::Api { code: Some(20003), .. }) => {
+            tracing::error!(
+                "Twilio refuses our credentials (20003): all sending is stopped until an operator fixes twilio.* and restarts"
+            );
+            state.outbox.paused.store(true, Ordering::Relaxed);
+            let at = now.saturating_add(jiff::SignedDuration::from_mins(1))?;
+            state
+                .db
+                .write(move |tx| store::requeue(tx, id, at, false, "Twilio refused our credentials", now))
+                .await
+        }
+        Err(TwilioError::Api { code, message, .. }) => {
+            let kind = refusal(code);
+            if kind == Refusal::Configuration {
+                tracing::error!(id, ?code, %message, "Twilio refused a text for a configuration reason; an operator must look");
+            }
+            let (sender, recipient) = (m.sender.clone(), m.recipient.clone());
+            state
+                .db
+                .write(move |tx| {
+                    if kind == Refusal::Unsubscribed {
+                        store::opt_out(tx, &sender, &recipient, now)?;
+                    }
+                    if let Some(reason) = code.and_then(marks_number) {
+                        store::flag_number(tx, &recipient, code.unwrap_or_default(), reason, now)?;
+                    }
+                    store::end_unsent(tx, id, Status::Sending, Status::Failed, code, &message, now)
+                        .map(|_| ())
+                })
+                .await
+        }
+        Err(other) => {
+            let msg = format!("gave up after {} tries: {other}", m.attempts);
+            state
+                .db
+                .write(move |tx| {
+                    store::end_unsent(tx, id, Status::Sending, Status::Failed, None, &msg, now).map(|_| ())
+                })
+                .await
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! All SQL of the outbox: batches, messages, claims, outcomes, refunds, idempotency keys.
+
+use anyhow::Context;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::status::Status;
+use crate::db::{millis, timestamp};
+use crate::limits::Periods;
+
+/// A text to queue.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub contact_id: i64,
+    pub recipient: String,
+    pub body: String,
+    pub media_urls: Vec<String>,
+    pub kind: &'static str,
+    pub segments: u32,
+    pub credits: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    OneToOne = 0,
+    Bulk = 1,
+    Plan = 2,
+}
+
+impl Priority {
+    pub fn kind(self) -> &'static str {
+        match self {
+            Priority::OneToOne => "one_to_one",
+            Priority::Bulk => "bulk",
+            Priority::Plan => "plan",
+        }
+    }
+}
+
+pub struct NewBatch<'a> {
+    pub id: &'a str,
+    pub agent_id: i64,
+    pub quote_id: Option<&'a str>,
+    pub priority: Priority,
+    pub script: Option<(i64, i64)>,
+    pub sender: &'a str,
+}
+
+/// Queues a batch inside the caller's transaction; returns the message ids.
+pub fn queue(
+    tx: &Connection,
+    b: &NewBatch<'_>,
+    messages: &[Outgoing],
+    periods: &Periods,
+    now: jiff::Timestamp,
+) -> anyhow::Result<Vec<i64>> {
+    tx.prepare_cached(
+        "INSERT INTO batches (id, agent_id, quote_id, kind, script_id, script_version, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        b.id,
+        b.agent_id,
+        b.quote_id,
+        b.priority.kind(),
+        b.script.map(|s| s.0),
+        b.script.map(|s| s.1),
+        millis(now)
+    ])?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO messages (batch_id, agent_id, contact_id, sender, recipient, body, media_urls, kind, segments,
+             credits, priority, status, next_attempt_at, usage_day, usage_month, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'queued', ?12, ?13, ?14, ?12, ?12)",
+    )?;
+    let mut ids = Vec::with_capacity(messages.len());
+    for m in messages {
+        ids.push(stmt.insert(params![
+            b.id,
+            b.agent_id,
+            m.contact_id,
+            b.sender,
+            m.recipient,
+            m.body,
+            serde_json::to_string(&m.media_urls)?,
+            m.kind,
+            m.segments,
+            m.credits,
+            b.priority as i64,
+            millis(now),
+            periods.day,
+            periods.month,
+        ])?);
+    }
+    Ok(ids)
+}
+
+/// A message the dispatcher took to send.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: i64,
+    pub agent_id: i64,
+    pub sender: String,
+    pub recipient: String,
+    pub body: String,
+    pub media_urls: Vec<String>,
+    pub segments: u32,
+    pub attempts: u32,
+    /// The last attempt's answer was lost: ask Twilio before sending again.
+    pub reconcile: bool,
+    pub sending_since: Option<jiff::Timestamp>,
+}
+
+/// Takes up to `limit` due messages, replies first, and marks them `sending` (before any POST).
+/// At most one message per sender per claim, and none of the `busy` senders: one sender's bulk
+/// never holds back the others.
+pub fn claim_due(
+    tx: &Connection,
+    now: jiff::Timestamp,
+    limit: usize,
+    busy: &[String],
+) -> anyhow::Result<Vec<Claimed>> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = ?1,
+             sending_since = CASE WHEN reconcile = 1 THEN sending_since ELSE ?1 END
+         WHERE id IN (
+             SELECT id FROM (
+                 SELECT id, priority, next_attempt_at,
+                        row_number() OVER (PARTITION BY sender ORDER BY priority, next_attempt_at, id) AS nth
+                 FROM (SELECT id, sender, priority, next_attempt_at FROM messages
+                       WHERE status = 'queued' AND next_attempt_at <= ?1
+                         AND sender NOT IN (SELECT value FROM json_each(?3))
+                       ORDER BY priority, next_attempt_at, id LIMIT 1000))
+             WHERE nth = 1 ORDER BY priority, next_attempt_at, id LIMIT ?2)
+         RETURNING id, agent_id, sender, recipient, body, media_urls, segments, attempts, reconcile, sending_since",
+    )?;
+    let busy = serde_json::to_string(busy)?;
+    let rows = stmt.query_map(params![millis(now), limit as i64, busy], |r| {
+        let media: String = r.get(5)?;
+        Ok(Claimed {
+            id: r.get(0)?,
+            agent_id: r.get(1)?,
+            sender: r.get(2)?,
+            recipient: r.get(3)?,
+            body: r.get(4)?,
+            media_urls: serde_json::from_str(&media).unwrap_or_default(),
+            segments: r.get(6)?,
+            attempts: r.get(7)?,
+            reconcile: r.get(8)?,
+            sending_since: r.get::<_, Option<i64>>(9)?.map(timestamp),
+        })
+    })?;
+    let mut claimed: Vec<Claimed> = rows.collect::<Result<_, _>>().context("claiming messages")?;
+    claimed.sort_by_key(|c| c.id);
+    Ok(claimed)
+}
+
+/// At start: rows left `sending` by a crash go back to the queue, to be reconciled before any
+/// resend (R-SND-5).
+pub fn recover(conn: &Connection, now: jiff::Timestamp) -> anyhow::Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE messages SET status = 'queued', reconcile = 1, next_attempt_at = ?1, updated_at = ?1
+             WHERE status = 'sending'",
+        )?
+        .execute([millis(now)])?)
+}
+
+/// Twilio accepted the text.
+pub fn mark_sent(
+    conn: &Connection,
+    id: i64,
+    sid: &str,
+    twilio_status: &str,
+    segments: Option<u32>,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET status = 'sent', twilio_sid = ?2, twilio_status = ?3, segments = coalesce(?4, segments),
+             reconcile = 0, sent_at = ?5, updated_at = ?5, error_code = NULL, error_message = NULL
+         WHERE id = ?1 AND status = 'sending'",
+    )?
+    .execute(params![id, sid, twilio_status, segments, millis(now)])?;
+    Ok(())
+}
+
+/// A passing failure: back to the queue for `at`.
+pub fn requeue(
+    conn: &Connection,
+    id: i64,
+    at: jiff::Timestamp,
+    reconcile: bool,
+    error: &str,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET status = 'queued', next_attempt_at = ?2, reconcile = ?3, error_message = ?4, updated_at = ?5
+         WHERE id = ?1 AND status = 'sending'",
+    )?
+    .execute(params![id, millis(at), reconcile, error, millis(now)])?;
+    Ok(())
+}
+
+/// Ends a message that Twilio never accepted (`failed`, or `canceled` before sending), and gives
+/// its reservation back (R-LIM-3). `from` is the state it must still be in.
+pub fn end_unsent(
+    conn: &Connection,
+    id: i64,
+    from: Status,
+    to: Status,
+    code: Option<i64>,
+    message: &str,
+    now: jiff::Timestamp,
+) -> anyhow::Result<bool> {
+    let row = conn
+        .prepare_cached(
+            "UPDATE messages SET status = ?3, error_code = ?4, error_message = ?5, updated_at = ?6, refunded = counted
+             WHERE id = ?1 AND status = ?2
+             RETURNING agent_id, usage_day, usage_month, segments, credits, counted",
+        )?
+        .query_row(params![id, from.as_str(), to.as_str(), code, message, millis(now)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, u32>(3)?,
+                r.get::<_, u32>(4)?,
+                r.get::<_, bool>(5)?,
+            ))
+        })
+        .optional()?;
+    let Some((agent, day, month, segments, credits, counted)) = row else { return Ok(false) };
+    if counted {
+        crate::limits::store::release(conn, agent, &day, &month, segments, credits)?;
+    }
+    Ok(true)
+}
+
+/// A status callback: moves the message forward only; `Ok(false)` when it did not move.
+pub fn apply_status(
+    conn: &Connection,
+    sid: &str,
+    to: Option<Status>,
+    twilio_status: &str,
+    error_code: Option<i64>,
+    now: jiff::Timestamp,
+) -> anyhow::Result<bool> {
+    let current: Option<String> = conn
+        .prepare_cached("SELECT status FROM messages WHERE twilio_sid = ?1")?
+        .query_row([sid], |r| r.get(0))
+        .optional()?;
+    let Some(current) = current.as_deref().and_then(Status::parse) else { return Ok(false) };
+    let moves = to.is_some_and(|t| t.rank() > current.rank());
+    let status = if moves { to.unwrap_or(current) } else { current };
+    conn.prepare_cached(
+        "UPDATE messages SET status = ?2, twilio_status = CASE WHEN ?5 THEN ?3 ELSE twilio_status END,
+             error_code = coalesce(?4, error_code), updated_at = ?6
+         WHERE twilio_sid = ?1",
+    )?
+    .execute(params![
+        sid,
+        status.as_str(),
+        twilio_status,
+        error_code,
+        moves || to.is_none(),
+        millis(now)
+    ])?;
+    Ok(moves)
+}
+
+/// A message as clients see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub batch_id: String,
+    pub contact_id: Option<i64>,
+    pub direction: &'static str,
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub media_urls: Vec<String>,
+    pub kind: String,
+    pub segments: u32,
+    pub credits: u32,
+    pub status: String,
+    pub twilio_status: Option<String>,
+    pub twilio_sid: Option<String>,
+    pub error_code: Option<i64>,
+    pub error_message: Option<String>,
+    pub attempts: u32,
+    pub created_at: jiff::Timestamp,
+    pub sent_at: Option<jiff::Timestamp>,
+}
+
+fn view(r: &Row) -> rusqlite::Result<MessageView> {
+    let media: String = r.get(7)?;
+    Ok(MessageView {
+        id: r.get(0)?,
+        batch_id: r.get(1)?,
+        contact_id: r.get(2)?,
+        direction: "outbound",
+        from: r.get(3)?,
+        to: r.get(4)?,
+        body: r.get(5)?,
+        kind: r.get(6)?,
+        media_urls: serde_json::from_str(&media).unwrap_or_default(),
+        segments: r.get(8)?,
+        credits: r.get(9)?,
+        status: r.get(10)?,
+        twilio_status: r.get(11)?,
+        twilio_sid: r.get(12)?,
+        error_code: r.get(13)?,
+        error_message: r.get(14)?,
+        attempts: r.get(15)?,
+        created_at: timestamp(r.get(16)?),
+        sent_at: r.get::<_, Option<i64>>(17)?.map(timestamp),
+    })
+}
+
+const VIEW: &str =
+    "SELECT id, batch_id, contact_id, sender, recipient, body, kind, media_urls, segments, credits, status,
+     twilio_status, twilio_sid, error_code, error_message, attempts, created_at, sent_at FROM messages";
+
+pub fn get(conn: &Connection, agent_id: i64, id: i64) -> anyhow::Result<Option<MessageView>> {
+    conn.prepare_cached(&format!("{VIEW} WHERE id = ?1 AND agent_id = ?2"))?
+        .query_row([id, agent_id], view)
+        .optional()
+        .context("reading a message")
+}
+
+pub fn of_batch(conn: &Connection, batch_id: &str) -> anyhow::Result<Vec<MessageView>> {
+    let mut stmt = conn.prepare_cached(&format!("{VIEW} WHERE batch_id = ?1 ORDER BY id"))?;
+    let rows = stmt.query_map([batch_id], view)?;
+    rows.collect::<Result<_, _>>().context("reading a batch's messages")
+}
+
+/// A batch's kind, creation time, and per state: how many messages and the credits they hold.
+pub struct Progress {
+    pub kind: String,
+    pub created_at: jiff::Timestamp,
+    pub counts: Vec<(String, i64, i64)>,
+}
+
+pub fn batch_progress(conn: &Connection, agent_id: i64, batch_id: &str) -> anyhow::Result<Option<Progress>> {
+    let head: Option<(String, i64)> = conn
+        .prepare_cached("SELECT kind, created_at FROM batches WHERE id = ?1 AND agent_id = ?2")?
+        .query_row(params![batch_id, agent_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((kind, created)) = head else { return Ok(None) };
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, count(*), sum(CASE WHEN refunded = 1 THEN 0 ELSE credits END) FROM messages
+         WHERE batch_id = ?1 GROUP BY status",
+    )?;
+    let counts =
+        stmt.query_map([batch_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+    Ok(Some(Progress { kind, created_at: timestamp(created), counts }))
+}
+
+/// The stored answer for an idempotency key: (request hash, status, body).
+pub fn idempotent(
+    conn: &Connection,
+    agent_id: i64,
+    key: &str,
+) -> anyhow::Result<Option<(String, u16, String)>> {
+    conn.prepare_cached(
+        "SELECT request_hash, status, response FROM idempotency_keys WHERE agent_id = ?1 AND key = ?2",
+    )?
+    .query_row(params![agent_id, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .optional()
+    .context("reading an idempotency key")
+}
+
+/// Remembers an answer; `Ok(false)` when another request took the key first.
+pub fn remember(
+    conn: &Connection,
+    agent_id: i64,
+    key: &str,
+    hash: &str,
+    status: u16,
+    response: &str,
+    now: jiff::Timestamp,
+) -> anyhow::Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO idempotency_keys (agent_id, key, request_hash, status, response, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![agent_id, key, hash, status, response, millis(now)])?
+        == 1)
+}
+
+/// Is this number blocked for this sender now (opted out, or on the DNC list)?
+pub fn blocked(conn: &Connection, sender: &str, number: &str) -> anyhow::Result<Option<&'static str>> {
+    if conn.prepare_cached("SELECT 1 FROM dnc_numbers WHERE number = ?1")?.exists([number])? {
+        return Ok(Some("the number is on the do-not-contact list"));
+    }
+    if conn
+        .prepare_cached("SELECT 1 FROM opt_outs WHERE sender = ?1 AND number = ?2")?
+        .exists([sender, number])?
+    {
+        return Ok(Some("the number opted out of texts from this sender"));
+    }
+    Ok(None)
+}
+
+/// Records an opt-out learned from Twilio (21610).
+pub fn opt_out(conn: &Connection, sender: &str, number: &str, now: jiff::Timestamp) -> anyhow::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO opt_outs (sender, number, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![sender, number, millis(now)])?;
+    Ok(())
+}
+
+/// Marks what a carrier error says about a number.
+pub fn flag_number(
+    conn: &Connection,
+    number: &str,
+    code: i64,
+    reason: &str,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO number_flags (number, error_code, reason, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (number) DO UPDATE SET error_code = excluded.error_code, reason = excluded.reason,
+             updated_at = excluded.updated_at",
+    )?
+    .execute(params![number, code, reason, millis(now)])?;
+    Ok(())
+}
