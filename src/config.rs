@@ -52,6 +52,7 @@ pub const KEYS: &[&str] = &[
     "sending.concurrency",
     "sending.max_attempts",
     "sending.sandbox_delivery_ms",
+    "sending.retry_base_ms",
 ];
 
 /// Keys whose values are secrets: they may come from `*_FILE` and are never printed.
@@ -194,6 +195,8 @@ pub struct SendingSettings {
     pub max_attempts: u32,
     /// How long the sandbox provider takes to "deliver".
     pub sandbox_delivery_ms: u64,
+    /// The first retry's delay; each next one doubles it (at most 5 minutes), with jitter.
+    pub retry_base_ms: u64,
 }
 
 impl Default for SendingSettings {
@@ -208,6 +211,7 @@ impl Default for SendingSettings {
             concurrency: 8,
             max_attempts: 8,
             sandbox_delivery_ms: 2_000,
+            retry_base_ms: 2_000,
         }
     }
 }

@@ -314,7 +314,7 @@ async fn reply(
                     line["reason"].as_str().unwrap_or("no reason given")
                 ),
             )
-            .with("status", line["status"].clone()))
+            .with("recipient_status", line["status"].clone()))
         }
         other => {
             let (status, body) = other?;

@@ -39,10 +39,12 @@ impl Outbox {
     }
 }
 
-/// The delay before try number `attempts + 1`: exponential from 2 s, at most 5 minutes, with
+/// The delay before try number `attempts + 1`: `base` doubled per try, at most 5 minutes, with
 /// ±25 % jitter; at least what Twilio asked for.
-pub fn backoff(attempts: u32, retry_after: Option<Duration>) -> Duration {
-    let base = Duration::from_secs(2u64.saturating_pow(attempts.min(16))).min(Duration::from_secs(300));
+pub fn backoff(base: Duration, attempts: u32, retry_after: Option<Duration>) -> Duration {
+    let base = base
+        .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16)))
+        .min(Duration::from_secs(300));
     let jitter = 0.75 + rand::random::<f64>() * 0.5;
     base.mul_f64(jitter).max(retry_after.unwrap_or_default())
 }
@@ -139,6 +141,7 @@ fn status_callback(state: &AppState) -> Option<String> {
 /// Sends one claimed text and records the outcome.
 async fn deliver(state: &web::Data<AppState>, pacer: &Pacer, m: Claimed) -> anyhow::Result<()> {
     let (id, now) = (m.id, state.clock.now());
+    let retry_base = Duration::from_millis(state.settings.sending.retry_base_ms);
     // An answer was lost: did Twilio take it? (R-SND-5)
     if m.reconcile {
         let since =
@@ -155,7 +158,8 @@ async fn deliver(state: &web::Data<AppState>, pacer: &Pacer, m: Claimed) -> anyh
                 }
             }
             Err(e) => {
-                let at = now.saturating_add(jiff::SignedDuration::try_from(backoff(m.attempts, None))?)?;
+                let at = now
+                    .saturating_add(jiff::SignedDuration::try_from(backoff(retry_base, m.attempts, None))?)?;
                 let msg = format!("reconciling: {e}");
                 return state.db.write(move |tx| store::requeue(tx, id, at, true, &msg, now)).await;
             }
@@ -205,19 +209,25 @@ async fn deliver(state: &web::Data<AppState>, pacer: &Pacer, m: Claimed) -> anyh
             Ok(())
         }
         Err(TwilioError::Retryable { status, retry_after }) if m.attempts < max => {
-            let at = now.saturating_add(jiff::SignedDuration::try_from(backoff(m.attempts, retry_after))?)?;
+            let at = now.saturating_add(jiff::SignedDuration::try_from(backoff(
+                retry_base,
+                m.attempts,
+                retry_after,
+            ))?)?;
             let msg = format!("Twilio answered {status}; trying again");
             state.db.write(move |tx| store::requeue(tx, id, at, false, &msg, now)).await
         }
         Err(TwilioError::Transport(e)) if m.attempts < max => {
             // A request that never left cannot have sent anything; any other may have.
             let lost = !e.is_connect();
-            let at = now.saturating_add(jiff::SignedDuration::try_from(backoff(m.attempts, None))?)?;
+            let at =
+                now.saturating_add(jiff::SignedDuration::try_from(backoff(retry_base, m.attempts, None))?)?;
             let msg = format!("Twilio could not be reached: {e}");
             state.db.write(move |tx| store::requeue(tx, id, at, lost, &msg, now)).await
         }
         Err(TwilioError::Decode(e)) if m.attempts < max => {
-            let at = now.saturating_add(jiff::SignedDuration::try_from(backoff(m.attempts, None))?)?;
+            let at =
+                now.saturating_add(jiff::SignedDuration::try_from(backoff(retry_base, m.attempts, None))?)?;
             let msg = format!("Twilio's answer could not be read: {e}");
             state.db.write(move |tx| store::requeue(tx, id, at, true, &msg, now)).await
         }
@@ -261,5 +271,20 @@ async fn deliver(state: &web::Data<AppState>, pacer: &Pacer, m: Claimed) -> anyh
                 })
                 .await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_honours_retry_after() {
+        let base = Duration::from_secs(2);
+        for (attempts, nominal) in [(1, 2.0), (2, 4.0), (3, 8.0), (12, 300.0)] {
+            let d = backoff(base, attempts, None).as_secs_f64();
+            assert!(d >= nominal * 0.75 && d <= nominal * 1.25, "{attempts}: {d}");
+        }
+        assert!(backoff(base, 1, Some(Duration::from_secs(30))) >= Duration::from_secs(30));
     }
 }

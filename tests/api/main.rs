@@ -9,5 +9,6 @@ mod helpers;
 mod import;
 mod ops;
 mod scripts;
+mod send;
 mod storage;
 mod twilio;

@@ -1,0 +1,506 @@
+//! Sending: the outbox, the dispatcher against the Twilio stand-in, limits, idempotency, status
+//! callbacks.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, Request, ResponseTemplate};
+
+use crate::helpers::*;
+
+const PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
+fn messages_path() -> String {
+    format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json")
+}
+
+/// What the stand-in was sent: (To, From, Body, sid), shared with its list endpoint.
+type Sent = Arc<Mutex<Vec<(String, String, String, String)>>>;
+
+fn form(req: &Request) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(&req.body).unwrap_or_default()
+}
+
+fn get<'a>(pairs: &'a [(String, String)], k: &str) -> &'a str {
+    pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()).unwrap_or("")
+}
+
+/// Twilio accepting every text with a fresh sid (after `delay`), and listing what it took.
+async fn twilio_accepts(app: &TestApp, delay: Duration) -> Sent {
+    // Sids stay unique across stand-ins, as Twilio's do.
+    static SIDS: AtomicUsize = AtomicUsize::new(0);
+    let sent: Sent = Arc::default();
+    let log = sent.clone();
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .respond_with(move |req: &Request| {
+            let f = form(req);
+            let sid = format!("SM{:032}", SIDS.fetch_add(1, Ordering::SeqCst));
+            log.lock().unwrap().push((
+                get(&f, "To").into(),
+                get(&f, "From").into(),
+                get(&f, "Body").into(),
+                sid.clone(),
+            ));
+            ResponseTemplate::new(201).set_delay(delay).set_body_json(
+                json!({"sid": sid, "status": "queued", "num_segments": "1", "body": get(&f, "Body")}),
+            )
+        })
+        .mount(&app.twilio)
+        .await;
+    let log = sent.clone();
+    Mock::given(method("GET"))
+        .and(path(messages_path()))
+        .respond_with(move |req: &Request| {
+            let q: Vec<(String, String)> = req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            let messages: Vec<Value> = log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(to, from, _, _)| to == get(&q, "To") && from == get(&q, "From"))
+                .map(|(to, from, body, sid)| json!({"sid": sid, "status": "sent", "to": to, "from": from, "body": body, "num_segments": "1"}))
+                .collect();
+            ResponseTemplate::new(200).set_body_json(json!({"messages": messages, "next_page_uri": null}))
+        })
+        .mount(&app.twilio)
+        .await;
+    sent
+}
+
+async fn sender(app: &TestApp, email: &str, extra: Value) -> (i64, String) {
+    let (id, t) = app.agent(email, extra).await;
+    assert_eq!(
+        app.put("/v1/me/number", &t, &json!({"number": "+13125550100"})).await.status(),
+        StatusCode::OK
+    );
+    (id, t)
+}
+
+async fn contacts(app: &TestApp, token: &str, n: usize) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let c = app.contact(token, json!({"first_name": format!("P{i}"), "phones": [{"number": format!("312-555-{:04}", 1000 + i)}]})).await;
+        ids.push(c["id"].as_i64().unwrap());
+    }
+    ids
+}
+
+/// Waits until no message of the batch is queued or sending, moving the app's clock on so that
+/// retries come due; returns the batch.
+async fn settled(app: &TestApp, token: &str, batch: &str) -> Value {
+    for _ in 0..400 {
+        app.clock.advance(jiff::SignedDuration::from_millis(100));
+        let b: Value = app.get(&format!("/v1/messages/batches/{batch}"), token).await.json().await.unwrap();
+        if b["by_status"]["queued"] == 0 && b["by_status"]["sending"] == 0 {
+            return b;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let b: Value = app.get(&format!("/v1/messages/batches/{batch}"), token).await.json().await.unwrap();
+    panic!("batch {batch} did not settle: {b}");
+}
+
+async fn usage(app: &TestApp, token: &str) -> (u64, u64, u64) {
+    let l: Value = app.get("/v1/limits", token).await.json().await.unwrap();
+    let used = |k: &str| l["limits"][k]["used"].as_u64().unwrap();
+    (used("daily_unique_recipients"), used("daily_segments"), used("monthly_credits"))
+}
+
+fn fast(s: &mut tidings::config::Settings) {
+    s.sending.long_code = 1_000;
+    s.sending.account_per_second = 10_000;
+    s.sending.retry_base_ms = 20;
+}
+
+#[tokio::test]
+async fn a_quoted_send_reaches_twilio_exactly_as_twilio_expects() {
+    let app = spawn_app_with(fast).await;
+    let sent = twilio_accepts(&app, Duration::ZERO).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = contacts(&app, &t, 2).await;
+    let q: Value = app
+        .post(
+            "/v1/messages/quote",
+            &t,
+            &json!({"contact_ids": ids, "body": "Hi ${contact.first_name} 👋", "media_ids": ["clear-png"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app.post("/v1/messages/send", &t, &json!({"quote_id": q["quote_id"]})).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["messages"].as_array().unwrap().len(), 2);
+    let batch = settled(&app, &t, body["batch_id"].as_str().unwrap()).await;
+    assert_eq!(batch["by_status"]["sent"], 2);
+    assert_eq!(batch["credits"], 6);
+
+    let requests: Vec<Request> = app
+        .twilio
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .collect();
+    assert_eq!(requests.len(), 2);
+    use base64::Engine;
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"))
+    );
+    for r in &requests {
+        assert_eq!(r.headers.get("authorization").unwrap().to_str().unwrap(), auth);
+        assert_eq!(
+            r.headers.get("content-type").unwrap().to_str().unwrap(),
+            "application/x-www-form-urlencoded"
+        );
+        let f = form(r);
+        assert_eq!(get(&f, "From"), "+13125550100");
+        assert_eq!(get(&f, "StatusCallback"), format!("{PUBLIC_URL}/webhooks/twilio/status"));
+        assert_eq!(get(&f, "MediaUrl"), format!("{PUBLIC_URL}/media/clear-png.png"));
+        assert!(get(&f, "Body").starts_with("Hi P") && get(&f, "Body").ends_with(" 👋"));
+    }
+    let tos: Vec<String> = sent.lock().unwrap().iter().map(|s| s.0.clone()).collect();
+    assert!(tos.contains(&"+13125551000".to_owned()) && tos.contains(&"+13125551001".to_owned()));
+    let m: Value =
+        app.get(&format!("/v1/messages/{}", body["messages"][0]["id"]), &t).await.json().await.unwrap();
+    assert_eq!(m["status"], "sent");
+    assert!(m["twilio_sid"].as_str().unwrap().starts_with("SM"));
+    // The clear image is served for Twilio to fetch.
+    let png = app.get("/media/clear-png.png", "").await;
+    assert_eq!(png.headers()["content-type"], "image/png");
+    assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG"));
+}
+
+#[tokio::test]
+async fn a_stale_quote_is_refused_with_fresh_figures() {
+    let app = spawn_app_with(fast).await;
+    twilio_accepts(&app, Duration::ZERO).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = contacts(&app, &t, 1).await;
+    let q: Value = app
+        .post("/v1/messages/quote", &t, &json!({"contact_ids": ids, "body": "Hi ${contact.first_name}"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.patch(&format!("/v1/contacts/{}", ids[0]), &t, &json!({"first_name": "Renamed"})).await;
+    let doc = problem(
+        app.post("/v1/messages/send", &t, &json!({"quote_id": q["quote_id"]})).await,
+        StatusCode::CONFLICT,
+        "quote_stale",
+    )
+    .await;
+    assert_eq!(doc["quote"]["lines"][0]["body"], "Hi Renamed");
+    assert_eq!(app.count("messages").await, 0);
+    problem(
+        app.post("/v1/messages/send", &t, &json!({"quote_id": "nope"})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    problem(
+        app.post("/v1/messages/send", &t, &json!({"quote_id": q["quote_id"], "body": "x"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn exactly_at_the_limit_passes_and_one_over_is_refused_whole() {
+    let app = spawn_app_with(fast).await;
+    twilio_accepts(&app, Duration::ZERO).await;
+    let (_, t) = sender(&app, "a@example.com", json!({"limits": {"daily_segments": 3}})).await;
+    let ids = contacts(&app, &t, 4).await;
+    let res = app.post("/v1/messages/send", &t, &json!({"contact_ids": &ids[..3], "body": "hello"})).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    assert_eq!(usage(&app, &t).await, (3, 3, 3));
+    let doc = problem(
+        app.post("/v1/messages/send", &t, &json!({"contact_ids": [ids[3]], "body": "hello"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "limit_exceeded",
+    )
+    .await;
+    assert_eq!(doc["limit"], "daily_segments");
+    assert_eq!(
+        (doc["used"].as_u64(), doc["requested"].as_u64(), doc["limit_value"].as_u64()),
+        (Some(3), Some(1), Some(3))
+    );
+    assert_eq!(app.count("messages").await, 3, "nothing queued");
+    assert_eq!(usage(&app, &t).await, (3, 3, 3));
+}
+
+#[tokio::test]
+async fn concurrent_sends_cannot_overshoot_a_limit_together() {
+    let app = spawn_app_with(fast).await;
+    twilio_accepts(&app, Duration::ZERO).await;
+    let (_, t) = sender(&app, "a@example.com", json!({"limits": {"daily_unique_recipients": 3}})).await;
+    let ids = contacts(&app, &t, 6).await;
+    let bodies: Vec<Value> = ids.iter().map(|id| json!({"contact_ids": [id], "body": "hello"})).collect();
+    let sends = bodies.iter().map(|b| app.post("/v1/messages/send", &t, b));
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(sends).await.iter().map(|r| r.status()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::ACCEPTED).count(), 3, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(app.count("messages").await, 3);
+    assert_eq!(usage(&app, &t).await.0, 3);
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_sends_once() {
+    let app = spawn_app_with(fast).await;
+    twilio_accepts(&app, Duration::ZERO).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = contacts(&app, &t, 1).await;
+    let send = |body: Value| {
+        app.request(reqwest::Method::POST, "/v1/messages/send", &t)
+            .header("Idempotency-Key", "key-1")
+            .json(&body)
+            .send()
+    };
+    let first = send(json!({"contact_ids": ids, "body": "once"})).await.unwrap();
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let first: Value = first.json().await.unwrap();
+    let again = send(json!({"contact_ids": ids, "body": "once"})).await.unwrap();
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["batch_id"], first["batch_id"]);
+    problem(
+        send(json!({"contact_ids": ids, "body": "twice"})).await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    )
+    .await;
+    settled(&app, &t, first["batch_id"].as_str().unwrap()).await;
+    assert_eq!(app.count("messages").await, 1);
+    let posts =
+        app.twilio.received_requests().await.unwrap().iter().filter(|r| r.method.as_str() == "POST").count();
+    assert_eq!(posts, 1);
+}
+
+async fn send_one(app: &TestApp, t: &str, id: i64) -> (String, i64) {
+    let res = app.post("/v1/messages/send", t, &json!({"contact_ids": [id], "body": "hello"})).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let b: Value = res.json().await.unwrap();
+    (b["batch_id"].as_str().unwrap().to_owned(), b["messages"][0]["id"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn passing_failures_are_retried_until_twilio_takes_the_text() {
+    let app = spawn_app_with(fast).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = contacts(&app, &t, 2).await;
+    // 429 with Retry-After, then accepted.
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&app.twilio)
+        .await;
+    twilio_accepts(&app, Duration::ZERO).await;
+    let (batch, id) = send_one(&app, &t, ids[0]).await;
+    settled(&app, &t, &batch).await;
+    let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
+    assert_eq!((m["status"].as_str(), m["attempts"].as_u64()), (Some("sent"), Some(2)));
+    // 500 three times, then accepted.
+    app.twilio.reset().await;
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(3)
+        .with_priority(1)
+        .mount(&app.twilio)
+        .await;
+    twilio_accepts(&app, Duration::ZERO).await;
+    let (batch, id) = send_one(&app, &t, ids[1]).await;
+    settled(&app, &t, &batch).await;
+    let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
+    assert_eq!((m["status"].as_str(), m["attempts"].as_u64()), (Some("sent"), Some(4)));
+    let posts =
+        app.twilio.received_requests().await.unwrap().iter().filter(|r| r.method.as_str() == "POST").count();
+    assert_eq!(posts, 4);
+}
+
+#[tokio::test]
+async fn refusals_fail_the_text_and_give_its_credits_back() {
+    let app = spawn_app_with(fast).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = contacts(&app, &t, 2).await;
+    for (id, code) in [(ids[0], 21610), (ids[1], 21211)] {
+        app.twilio.reset().await;
+        Mock::given(method("POST"))
+            .and(path(messages_path()))
+            .respond_with(
+                ResponseTemplate::new(400)
+                    .set_body_json(json!({"code": code, "message": "refused", "status": 400})),
+            )
+            .mount(&app.twilio)
+            .await;
+        let (batch, mid) = send_one(&app, &t, id).await;
+        let b = settled(&app, &t, &batch).await;
+        assert_eq!(b["by_status"]["failed"], 1);
+        let m: Value = app.get(&format!("/v1/messages/{mid}"), &t).await.json().await.unwrap();
+        assert_eq!(m["error_code"], code);
+        assert_eq!(m["attempts"], 1, "a refusal is not retried");
+        let (_, segments, credits) = usage(&app, &t).await;
+        assert_eq!((segments, credits), (0, 0), "refunded");
+    }
+    // 21610 recorded the opt-out: the next quote says so.
+    let q: Value = app
+        .post("/v1/messages/quote", &t, &json!({"contact_ids": [ids[0], ids[1]], "body": "again"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(q["lines"][0]["status"], "opted_out");
+    assert_eq!(q["lines"][1]["status"], "ok");
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_reconciled_and_never_posted_twice() {
+    let app = spawn_app_with(|s| {
+        fast(s);
+        s.twilio.request_timeout_ms = 300;
+    })
+    .await;
+    // Twilio takes the text but answers too late: the POST times out.
+    let sent = twilio_accepts(&app, Duration::from_millis(800)).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = contacts(&app, &t, 1).await;
+    let (batch, id) = send_one(&app, &t, ids[0]).await;
+    settled(&app, &t, &batch).await;
+    let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
+    assert_eq!(m["status"], "sent");
+    assert_eq!(sent.lock().unwrap().len(), 1, "one POST: the retry found the text at Twilio");
+    assert_eq!(m["twilio_sid"], sent.lock().unwrap()[0].3);
+}
+
+#[tokio::test]
+async fn a_queued_text_can_be_canceled_and_is_refunded() {
+    let app = spawn_app_with(fast).await;
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "60"))
+        .mount(&app.twilio)
+        .await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = contacts(&app, &t, 1).await;
+    let (_, id) = send_one(&app, &t, ids[0]).await;
+    for _ in 0..200 {
+        let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
+        if m["attempts"] == 1 && m["status"] == "queued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let res = app.post(&format!("/v1/messages/{id}/cancel"), &t, &json!({})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let m: Value = res.json().await.unwrap();
+    assert_eq!(m["status"], "canceled");
+    assert_eq!(usage(&app, &t).await.1, 0);
+    problem(
+        app.post(&format!("/v1/messages/{id}/cancel"), &t, &json!({})).await,
+        StatusCode::CONFLICT,
+        "not_cancelable",
+    )
+    .await;
+    let (_, other) = app.agent("b@example.com", json!({})).await;
+    problem(app.get(&format!("/v1/messages/{id}"), &other).await, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+fn signed(params: &[(&str, &str)]) -> (String, String) {
+    let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let sig =
+        tidings::twilio::signature::sign(AUTH_TOKEN, &format!("{PUBLIC_URL}/webhooks/twilio/status"), &pairs);
+    (serde_urlencoded::to_string(&pairs).unwrap(), sig)
+}
+
+#[tokio::test]
+async fn status_callbacks_are_signed_move_forward_only_and_repeat_harmlessly() {
+    let app = spawn_app_with(fast).await;
+    twilio_accepts(&app, Duration::ZERO).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = contacts(&app, &t, 1).await;
+    let (batch, id) = send_one(&app, &t, ids[0]).await;
+    settled(&app, &t, &batch).await;
+    let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
+    let sid = m["twilio_sid"].as_str().unwrap().to_owned();
+    let post = |body: String, sig: String| {
+        app.client
+            .post(app.url("/webhooks/twilio/status"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", sig)
+            .body(body)
+            .send()
+    };
+    let status = |s: &'static str| {
+        signed(&[
+            ("MessageSid", &sid),
+            ("MessageStatus", s),
+            ("To", "+13125551000"),
+            ("From", "+13125550100"),
+            ("AccountSid", ACCOUNT_SID),
+            ("SmsStatus", s),
+        ])
+    };
+    let (body, _) = status("delivered");
+    problem(post(body.clone(), "forged".into()).await.unwrap(), StatusCode::FORBIDDEN, "forbidden").await;
+    let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
+    assert_eq!(m["status"], "sent", "a forged callback changes nothing");
+    let (body, sig) = status("delivered");
+    assert_eq!(post(body.clone(), sig.clone()).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(post(body, sig).await.unwrap().status(), StatusCode::NO_CONTENT, "a repeat is harmless");
+    let (body, sig) = status("sent");
+    assert_eq!(post(body, sig).await.unwrap().status(), StatusCode::NO_CONTENT);
+    let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
+    assert_eq!(
+        (m["status"].as_str(), m["twilio_status"].as_str()),
+        (Some("delivered"), Some("delivered")),
+        "a late `sent` stays delivered"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_from_the_thread_goes_first_and_an_opted_out_contact_is_refused() {
+    let app = spawn_app_with(fast).await;
+    twilio_accepts(&app, Duration::ZERO).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = contacts(&app, &t, 2).await;
+    let res =
+        app.post(&format!("/v1/contacts/{}/messages", ids[0]), &t, &json!({"body": "On my way!"})).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let b: Value = res.json().await.unwrap();
+    let batch = settled(&app, &t, b["batch_id"].as_str().unwrap()).await;
+    assert_eq!(batch["kind"], "one_to_one");
+    app.state
+        .db
+        .write(|tx| Ok(tx.execute("INSERT INTO opt_outs (sender, number, created_at) VALUES ('+13125550100', '+13125551001', 0)", []).map(|_| ())?))
+        .await
+        .unwrap();
+    let doc = problem(
+        app.post(&format!("/v1/contacts/{}/messages", ids[1]), &t, &json!({"body": "hi"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_sendable",
+    )
+    .await;
+    assert_eq!(doc["recipient_status"], "opted_out");
+    problem(
+        app.post("/v1/contacts/999999/messages", &t, &json!({"body": "hi"})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
