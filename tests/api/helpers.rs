@@ -46,6 +46,7 @@ pub fn test_settings(db: &Path, twilio: &MockServer) -> Settings {
 }
 
 pub async fn twilio_stand_in() -> MockServer {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let server = MockServer::start().await;
     let numbers: Vec<Value> = ACCOUNT_NUMBERS
         .iter()

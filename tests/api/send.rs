@@ -31,6 +31,10 @@ fn get<'a>(pairs: &'a [(String, String)], k: &str) -> &'a str {
 
 /// Twilio accepting every text with a fresh sid (after `delay`), and listing what it took.
 async fn twilio_accepts(app: &TestApp, delay: Duration) -> Sent {
+    accepting(&app.twilio, delay).await
+}
+
+async fn accepting(server: &wiremock::MockServer, delay: Duration) -> Sent {
     // Sids stay unique across stand-ins, as Twilio's do.
     static SIDS: AtomicUsize = AtomicUsize::new(0);
     let sent: Sent = Arc::default();
@@ -50,7 +54,7 @@ async fn twilio_accepts(app: &TestApp, delay: Duration) -> Sent {
                 json!({"sid": sid, "status": "queued", "num_segments": "1", "body": get(&f, "Body")}),
             )
         })
-        .mount(&app.twilio)
+        .mount(server)
         .await;
     let log = sent.clone();
     Mock::given(method("GET"))
@@ -66,7 +70,7 @@ async fn twilio_accepts(app: &TestApp, delay: Duration) -> Sent {
                 .collect();
             ResponseTemplate::new(200).set_body_json(json!({"messages": messages, "next_page_uri": null}))
         })
-        .mount(&app.twilio)
+        .mount(server)
         .await;
     sent
 }
@@ -503,4 +507,117 @@ async fn a_reply_from_the_thread_goes_first_and_an_opted_out_contact_is_refused(
         "not_found",
     )
     .await;
+}
+
+/// The real binary, killed with SIGKILL in the middle of a bulk send and started again on the
+/// same database: every recipient gets the text exactly once (R-SND-5).
+#[tokio::test]
+async fn a_crash_mid_bulk_loses_nothing_and_sends_nothing_twice() {
+    let twilio = twilio_stand_in().await;
+    let sent = accepting(&twilio, Duration::from_millis(150)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env("TIDINGS_DATABASE__PATH", dir.path().join("t.db"))
+            .env("TIDINGS_TWILIO__ACCOUNT_SID", ACCOUNT_SID)
+            .env("TIDINGS_TWILIO__AUTH_TOKEN", AUTH_TOKEN)
+            .env("TIDINGS_TWILIO__API_BASE", twilio.uri())
+            .env("TIDINGS_SENDING__LONG_CODE", "1000")
+            .env("TIDINGS_SENDING__CONCURRENCY", "4")
+            .env("TIDINGS_LOG__FORMAT", "json")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let address = |child: &mut std::process::Child| {
+        use std::io::{BufRead, BufReader};
+        BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.split_whitespace()
+                    .find(|w| w.starts_with("http://"))
+                    .map(|u| u.trim_end_matches("/v1/auth/login").to_owned())
+            })
+            .unwrap()
+    };
+    let client = reqwest::Client::new();
+    let login = |base: String| {
+        let client = client.clone();
+        async move {
+            let res: Value = client
+                .post(format!("{base}/v1/auth/login"))
+                .json(&json!({"email": "agent@demo.tidings.test", "password": "demo-agent-password"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            res["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let mut first = start();
+    let base = address(&mut first);
+    let token = login(base.clone()).await;
+    let list: Value = client
+        .get(format!("{base}/v1/contacts?limit=200"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<i64> = list["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    let res = client
+        .post(format!("{base}/v1/messages/send"))
+        .bearer_auth(&token)
+        .json(&json!({"contact_ids": ids, "body": "Open house Sunday"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let batch: Value = res.json().await.unwrap();
+    let expected = batch["messages"].as_array().unwrap().len();
+    assert!(expected > 30, "{expected}");
+    while sent.lock().unwrap().len() < 12 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let before = sent.lock().unwrap().len();
+    assert!(before < expected, "killed mid-bulk");
+
+    let mut second = start();
+    let base = address(&mut second);
+    let token = login(base.clone()).await;
+    let batch_id = batch["batch_id"].as_str().unwrap();
+    let mut done = Value::Null;
+    for _ in 0..600 {
+        done = client
+            .get(format!("{base}/v1/messages/batches/{batch_id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if done["by_status"]["sent"] == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(done["by_status"]["sent"], expected, "{done}");
+    let log = sent.lock().unwrap().clone();
+    let mut recipients: Vec<&str> = log.iter().map(|s| s.0.as_str()).collect();
+    recipients.sort();
+    let total = recipients.len();
+    recipients.dedup();
+    assert_eq!((total, recipients.len()), (expected, expected), "each recipient exactly once");
+    let _ = second.kill();
 }
