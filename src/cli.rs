@@ -388,7 +388,11 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
     let address = application.address();
     tracing::info!(%address, %public_url, sandbox, "tidings is listening");
     if demo {
-        println!("{}", crate::demo::instructions(&format!("http://{address}")));
+        // stdout may be a pipe nobody reads any more: a failed write must not stop the daemon.
+        use std::io::Write;
+        let _ = std::io::stdout()
+            .lock()
+            .write_all(crate::demo::instructions(&format!("http://{address}")).as_bytes());
     }
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     application.run_until_signal().await?;

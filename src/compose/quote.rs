@@ -211,7 +211,15 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
     if media_ids.len() > 10 {
         return Err(ApiError::invalid_field("media_ids", "A text carries at most 10 media.").into());
     }
-    if let Some(unknown) = media_ids.iter().find(|m| *m != CLEAR_PNG) {
+    let mut known = conn.prepare_cached("SELECT 1 FROM media WHERE id = ?1 AND agent_id = ?2")?;
+    let mut unknown = None;
+    for m in media_ids.iter().filter(|m| *m != CLEAR_PNG) {
+        if !known.exists(rusqlite::params![m, me.id])? {
+            unknown = Some(m);
+            break;
+        }
+    }
+    if let Some(unknown) = unknown {
         return Err(ApiError::invalid("unknown_media", format!("There is no media `{unknown}`."))
             .with("media_id", unknown.clone())
             .into());

@@ -37,8 +37,15 @@ async fn clear_png() -> HttpResponse {
 }
 
 fn media_urls(state: &AppState, ids: &[String]) -> Vec<String> {
-    let base = state.settings.server.public_url.trim_end_matches('/');
-    ids.iter().filter(|id| *id == CLEAR_PNG).map(|_| format!("{base}/media/clear-png.png")).collect()
+    ids.iter()
+        .map(|id| {
+            if id == CLEAR_PNG {
+                super::media::url(state, "clear-png.png")
+            } else {
+                super::media::url(state, id)
+            }
+        })
+        .collect()
 }
 
 /// Where the send's content comes from.

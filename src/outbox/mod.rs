@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod dispatcher;
+pub mod media;
 pub mod pacing;
 pub mod status;
 pub mod store;

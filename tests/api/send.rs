@@ -621,3 +621,114 @@ async fn a_crash_mid_bulk_loses_nothing_and_sends_nothing_twice() {
     assert_eq!((total, recipients.len()), (expected, expected), "each recipient exactly once");
     let _ = second.kill();
 }
+
+#[tokio::test]
+async fn uploaded_media_is_checked_by_content_and_sent_as_mms() {
+    let app = spawn_app_with(fast).await;
+    let sent = twilio_accepts(&app, Duration::ZERO).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = contacts(&app, &t, 1).await;
+    let upload = |name: &'static str, bytes: Vec<u8>, field: &'static str| {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(name);
+        let form = reqwest::multipart::Form::new().part(field, part);
+        app.request(reqwest::Method::POST, "/v1/media", &t).multipart(form).send()
+    };
+    let gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;".to_vec();
+    // The name says PNG; the bytes say GIF: the bytes win.
+    let res = upload("photo.png", gif.clone(), "file").await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let media: Value = res.json().await.unwrap();
+    assert_eq!(media["content_type"], "image/gif");
+    let id = media["id"].as_str().unwrap().to_owned();
+    assert!(id.len() >= 22, "unguessable");
+    let url = media["url"].as_str().unwrap();
+    assert_eq!(url, format!("{PUBLIC_URL}/media/{id}"));
+    let served = app.get(&format!("/media/{id}"), "").await;
+    assert_eq!(served.headers()["content-type"], "image/gif");
+    assert_eq!(served.bytes().await.unwrap().to_vec(), gif);
+
+    problem(
+        upload("notes.gif", b"%PDF-1.7 not an image".to_vec(), "file").await.unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media",
+    )
+    .await;
+    let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+    big.resize(5 * 1024 * 1024 + 1, 0);
+    problem(
+        upload("big.png", big, "file").await.unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
+    problem(
+        upload("x.gif", gif.clone(), "image").await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_media",
+    )
+    .await;
+    assert_eq!(app.count("media").await, 1);
+
+    let res = app
+        .post(
+            "/v1/messages/send",
+            &t,
+            &json!({"contact_ids": ids, "body": "See the photo", "media_ids": [id]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let b: Value = res.json().await.unwrap();
+    assert_eq!(b["messages"][0]["credits"], 3);
+    settled(&app, &t, b["batch_id"].as_str().unwrap()).await;
+    let post = app
+        .twilio
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.method.as_str() == "POST")
+        .unwrap();
+    assert_eq!(get(&form(&post), "MediaUrl"), url);
+    assert_eq!(sent.lock().unwrap().len(), 1);
+    // Another agent cannot attach it.
+    let (_, other) = app.agent("b@example.com", json!({})).await;
+    let theirs =
+        app.contact(&other, json!({"first_name": "X", "phones": [{"number": "312-555-0199"}]})).await["id"]
+            .as_i64()
+            .unwrap();
+    let body = json!({"contact_ids": [theirs], "body": "x", "media_ids": [media["id"]]});
+    problem(
+        app.post("/v1/messages/quote", &other, &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_media",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_sandbox_records_what_it_sends_and_delivers_it() {
+    let app = spawn_app_with(|s| {
+        fast(s);
+        s.twilio.account_sid = None;
+        s.sending.sandbox_delivery_ms = 50;
+    })
+    .await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = contacts(&app, &t, 2).await;
+    let (batch, id) = send_one(&app, &t, ids[0]).await;
+    settled(&app, &t, &batch).await;
+    let mut m = Value::Null;
+    for _ in 0..100 {
+        m = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
+        if m["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(m["status"], "delivered");
+    let list: Value = app.get("/v1/sandbox/messages", &t).await.json().await.unwrap();
+    assert_eq!(list["sandbox"], true);
+    assert_eq!(list["items"][0]["to"], "+13125551000");
+    assert_eq!(list["items"][0]["sid"], m["twilio_sid"]);
+    assert!(app.twilio.received_requests().await.unwrap().iter().all(|r| r.method.as_str() != "POST"));
+}
