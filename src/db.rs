@@ -69,6 +69,9 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<usize> {
 pub struct Db {
     pool: Pool,
     path: PathBuf,
+    /// One write transaction at a time in this process: writers queue here, in order, instead
+    /// of in SQLite's busy handler, which sleeps in steps of milliseconds.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Db {
@@ -103,7 +106,7 @@ impl Db {
             }))
             .build()
             .context("building the database pool")?;
-        Ok(Db { pool, path: path.to_path_buf() })
+        Ok(Db { pool, path: path.to_path_buf(), writer: Default::default() })
     }
 
     pub fn path(&self) -> &Path {
@@ -126,6 +129,7 @@ impl Db {
         F: FnOnce(&Transaction) -> anyhow::Result<T> + Send + 'static,
         T: Send + 'static,
     {
+        let _turn = self.writer.lock().await;
         let conn = self.pool.get().await.context("getting a database connection")?;
         conn.interact(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -66,8 +66,11 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
     }
     let settings = state.settings.sending.clone();
     let pacer = Arc::new(Pacer::new(&settings));
+    let (accepted, recorder) = spawn_recorder(state.clone());
     let permits = Arc::new(Semaphore::new(settings.concurrency));
     let mut in_flight: HashMap<String, usize> = HashMap::new();
+    // Senders seen so far: how many more texts each may have in flight.
+    let mut seen: HashMap<String, usize> = HashMap::new();
     let mut tasks: JoinSet<String> = JoinSet::new();
     let cap = |sender: &str| -> usize {
         let rate = match number_type(sender, &settings.ten_dlc_numbers) {
@@ -83,13 +86,15 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
             release(&mut in_flight, done);
         }
         let free = permits.available_permits();
-        let busy: Vec<String> =
-            in_flight.iter().filter(|(s, n)| **n >= cap(s)).map(|(s, _)| s.clone()).collect();
+        for (sender, room) in seen.iter_mut() {
+            *room = cap(sender).saturating_sub(in_flight.get(sender).copied().unwrap_or(0));
+        }
+        let rooms = serde_json::to_string(&seen)?;
         let claimed = if free == 0 || state.outbox.paused.load(Ordering::Relaxed) {
             Vec::new()
         } else {
             let now = state.clock.now();
-            state.db.write(move |tx| store::claim_due(tx, now, free, &busy)).await?
+            state.db.write(move |tx| store::claim_due(tx, now, free, &rooms)).await?
         };
         if claimed.is_empty() {
             tokio::select! {
@@ -102,11 +107,12 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
         }
         for message in claimed {
             *in_flight.entry(message.sender.clone()).or_default() += 1;
+            seen.entry(message.sender.clone()).or_insert(0);
             let permit = permits.clone().acquire_owned().await?;
-            let (state, pacer) = (state.clone(), pacer.clone());
+            let (state, pacer, accepted) = (state.clone(), pacer.clone(), accepted.clone());
             tasks.spawn(async move {
                 let sender = message.sender.clone();
-                if let Err(e) = deliver(&state, &pacer, message).await {
+                if let Err(e) = deliver(&state, &pacer, &accepted, message).await {
                     tracing::error!(error = format!("{e:#}"), "recording a text's outcome failed");
                 }
                 drop(permit);
@@ -119,7 +125,71 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
         tracing::info!(in_flight = left, "finishing the texts in flight");
     }
     while tasks.join_next().await.is_some() {}
+    drop(accepted);
+    let _ = recorder.await;
     Ok(())
+}
+
+/// A text Twilio took: (message id, sid, Twilio's status, segments, when).
+type Accepted = (i64, String, String, Option<u32>, jiff::Timestamp);
+
+/// Records accepted texts in batches, one transaction for all that arrived meanwhile: the common
+/// outcome costs no write of its own. Ends when every sender of the channel is gone.
+fn spawn_recorder(
+    state: web::Data<AppState>,
+) -> (tokio::sync::mpsc::UnboundedSender<Accepted>, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Accepted>();
+    let handle = tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 512 {
+                match rx.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
+            }
+            let sandbox = state.sms.is_sandbox();
+            let sids: Vec<String> = batch.iter().map(|a| a.1.clone()).collect();
+            let written = state
+                .db
+                .write(move |tx| {
+                    for (id, sid, status, segments, now) in &batch {
+                        store::mark_sent(tx, *id, sid, status, *segments, *now)?;
+                    }
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = written {
+                // The rows stay `sending` and are reconciled at the next start.
+                tracing::error!(error = format!("{e:#}"), "recording accepted texts failed");
+            } else if sandbox {
+                // The sandbox "delivers" a moment later, as a status callback would say.
+                let (state, delay) =
+                    (state.clone(), Duration::from_millis(state.settings.sending.sandbox_delivery_ms));
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let now = state.clock.now();
+                    let _ = state
+                        .db
+                        .write(move |tx| {
+                            for sid in &sids {
+                                store::apply_status(
+                                    tx,
+                                    sid,
+                                    Some(Status::Delivered),
+                                    "delivered",
+                                    None,
+                                    now,
+                                )?;
+                            }
+                            Ok(())
+                        })
+                        .await;
+                });
+            }
+        }
+    });
+    (tx, handle)
 }
 
 fn release(in_flight: &mut HashMap<String, usize>, done: Result<String, tokio::task::JoinError>) {
@@ -139,7 +209,12 @@ fn status_callback(state: &AppState) -> Option<String> {
 }
 
 /// Sends one claimed text and records the outcome.
-async fn deliver(state: &web::Data<AppState>, pacer: &Pacer, m: Claimed) -> anyhow::Result<()> {
+async fn deliver(
+    state: &web::Data<AppState>,
+    pacer: &Pacer,
+    accepted: &tokio::sync::mpsc::UnboundedSender<Accepted>,
+    m: Claimed,
+) -> anyhow::Result<()> {
     let (id, now) = (m.id, state.clock.now());
     let retry_base = Duration::from_millis(state.settings.sending.retry_base_ms);
     // An answer was lost: did Twilio take it? (R-SND-5)
@@ -189,24 +264,10 @@ async fn deliver(state: &web::Data<AppState>, pacer: &Pacer, m: Claimed) -> anyh
     let max = state.settings.sending.max_attempts;
     match result {
         Ok(r) => {
-            let (sid, status, segments) = (r.sid.clone(), r.status.clone(), r.segments());
-            state.db.write(move |tx| store::mark_sent(tx, id, &sid, &status, segments, now)).await?;
-            if state.sms.is_sandbox() {
-                // The sandbox "delivers" a moment later, as a status callback would say.
-                let (state, delay) =
-                    (state.clone(), Duration::from_millis(state.settings.sending.sandbox_delivery_ms));
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    let now = state.clock.now();
-                    let _ = state
-                        .db
-                        .write(move |tx| {
-                            store::apply_status(tx, &r.sid, Some(Status::Delivered), "delivered", None, now)
-                        })
-                        .await;
-                });
-            }
-            Ok(())
+            let segments = r.segments();
+            accepted
+                .send((id, r.sid, r.status, segments, now))
+                .map_err(|_| anyhow::anyhow!("the recorder stopped"))
         }
         Err(TwilioError::Retryable { status, retry_after }) if m.attempts < max => {
             let at = now.saturating_add(jiff::SignedDuration::try_from(backoff(

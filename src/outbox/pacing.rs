@@ -100,10 +100,10 @@ impl<C: Clock + Clone> Pacer<C> {
     pub async fn until_ready(&self, sender: &str, segments: u32) {
         for _ in 0..segments.max(1) {
             while let Some(wait) = self.try_sender(sender) {
-                tokio::time::sleep(wait).await;
+                pause(wait).await;
             }
             while let Some(wait) = self.try_account() {
-                tokio::time::sleep(wait).await;
+                pause(wait).await;
             }
         }
     }
@@ -112,6 +112,15 @@ impl<C: Clock + Clone> Pacer<C> {
     fn elapsed(&self, since: C::Instant) -> Duration {
         use governor::clock::Reference;
         self.clock.now().duration_since(since).into()
+    }
+}
+
+/// Tokio's timer ticks in milliseconds: a shorter wait yields instead of sleeping a whole tick.
+async fn pause(wait: Duration) {
+    if wait < Duration::from_millis(1) {
+        tokio::task::yield_now().await;
+    } else {
+        tokio::time::sleep(wait).await;
     }
 }
 

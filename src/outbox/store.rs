@@ -111,30 +111,30 @@ pub struct Claimed {
 }
 
 /// Takes up to `limit` due messages, replies first, and marks them `sending` (before any POST).
-/// At most one message per sender per claim, and none of the `busy` senders: one sender's bulk
-/// never holds back the others.
+/// Takes up to `limit` due messages, replies first, and marks them `sending` (before any POST).
+/// Each sender gets at most its `room` (a JSON object of sender → count; a sender not in it gets
+/// one): one sender's bulk never takes every slot from the others.
 pub fn claim_due(
     tx: &Connection,
     now: jiff::Timestamp,
     limit: usize,
-    busy: &[String],
+    rooms: &str,
 ) -> anyhow::Result<Vec<Claimed>> {
     let mut stmt = tx.prepare_cached(
         "UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = ?1,
              sending_since = CASE WHEN reconcile = 1 THEN sending_since ELSE ?1 END
          WHERE id IN (
              SELECT id FROM (
-                 SELECT id, priority, next_attempt_at,
+                 SELECT id, sender, priority, next_attempt_at,
                         row_number() OVER (PARTITION BY sender ORDER BY priority, next_attempt_at, id) AS nth
                  FROM (SELECT id, sender, priority, next_attempt_at FROM messages
                        WHERE status = 'queued' AND next_attempt_at <= ?1
-                         AND sender NOT IN (SELECT value FROM json_each(?3))
-                       ORDER BY priority, next_attempt_at, id LIMIT 1000))
-             WHERE nth = 1 ORDER BY priority, next_attempt_at, id LIMIT ?2)
+                       ORDER BY priority, next_attempt_at, id LIMIT 256))
+             WHERE nth <= coalesce(json_extract(?3, '$.\"' || sender || '\"'), 1)
+             ORDER BY priority, next_attempt_at, id LIMIT ?2)
          RETURNING id, agent_id, sender, recipient, body, media_urls, segments, attempts, reconcile, sending_since",
     )?;
-    let busy = serde_json::to_string(busy)?;
-    let rows = stmt.query_map(params![millis(now), limit as i64, busy], |r| {
+    let rows = stmt.query_map(params![millis(now), limit as i64, rooms], |r| {
         let media: String = r.get(5)?;
         Ok(Claimed {
             id: r.get(0)?,
