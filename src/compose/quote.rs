@@ -410,8 +410,8 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
     // Render per recipient (R-COST-4) and price.
     let ok: Vec<usize> =
         lines.iter().enumerate().filter(|(_, l)| l.status == Status::Ok).map(|(i, _)| i).collect();
-    let values: Vec<_> = ok.iter().map(|&i| context::contact(&contacts[i], None)).collect();
-    let texts = state.scripts.render_all(&message, &values, &agent_value, &now);
+    let chosen_contacts: Vec<&Contact> = ok.iter().map(|&i| &contacts[i]).collect();
+    let texts = state.scripts.render_all(&message, &chosen_contacts, &agent_value, &now);
     let mut cache: HashMap<String, segments::Segmentation> = HashMap::new();
     for (&i, text) in ok.iter().zip(texts) {
         let line = &mut lines[i];

@@ -195,10 +195,24 @@ async fn queue(
         })
         .await?;
     state.outbox.wake();
-    let messages: Vec<Value> = ids
+    #[derive(serde::Serialize)]
+    struct Queued<'a> {
+        id: i64,
+        contact_id: i64,
+        to: &'a str,
+        status: &'static str,
+        credits: u32,
+    }
+    let messages: Vec<Queued> = ids
         .iter()
         .zip(&outgoing)
-        .map(|(id, m)| json!({"id": id, "contact_id": m.contact_id, "to": m.recipient, "status": "queued", "credits": m.credits}))
+        .map(|(id, m)| Queued {
+            id: *id,
+            contact_id: m.contact_id,
+            to: &m.recipient,
+            status: "queued",
+            credits: m.credits,
+        })
         .collect();
     let skipped: Vec<Value> = fresh
         .lines

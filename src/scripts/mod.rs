@@ -301,17 +301,22 @@ impl Scripts {
         })
     }
 
-    /// Renders a template for many contacts, in parallel chunks; call it off the HTTP workers.
+    /// Renders a template for many contacts, in parallel chunks (each contact's `contact` value
+    /// built on the thread that renders it); call it off the HTTP workers.
     pub fn render_all(
         &self,
         script: &Compiled,
-        contacts: &[Dynamic],
+        contacts: &[&crate::contacts::model::Contact],
         agent: &Dynamic,
         now: &jiff::ZonedDateTime,
     ) -> Vec<Result<String, ScriptError>> {
         let now_value = context::now(now);
         par_map(contacts, |c| {
-            let inputs = Inputs { contact: c.clone(), agent: agent.clone(), now: now_value.clone() };
+            if let Some(text) = &script.verbatim {
+                return Ok(text.to_string());
+            }
+            let inputs =
+                Inputs { contact: context::contact(c, None), agent: agent.clone(), now: now_value.clone() };
             self.render(script, inputs, now)
         })
     }
