@@ -46,7 +46,7 @@ CREATE TABLE messages (
     updated_at      INTEGER NOT NULL,
     sent_at         INTEGER
 );
-CREATE INDEX messages_due ON messages(priority, next_attempt_at, id) WHERE status = 'queued';
+CREATE INDEX messages_due ON messages(sender, priority, next_attempt_at, id) WHERE status = 'queued';
 CREATE INDEX messages_sending ON messages(status) WHERE status = 'sending';
 CREATE INDEX messages_batch ON messages(batch_id, status);
 CREATE INDEX messages_contact ON messages(contact_id, created_at);

@@ -96,6 +96,7 @@ async fn queue(
     request: QuoteRequest,
     from_quote: Option<String>,
     priority: Priority,
+    idempotency: Option<(String, String)>,
 ) -> ApiResult<(StatusCode, Value)> {
     let (worker, agent, req) = (state.clone(), me.clone(), request.clone());
     let fresh: Quote = state.db.read(move |c| quote::build(&worker, c, &agent, &req)).await?;
@@ -164,9 +165,24 @@ async fn queue(
     let now = state.clock.now();
     let (agent_id, script) = (me.id, fresh.template_script.as_ref().map(|s| (s.id, s.version)));
     let (bid, msgs, p) = (batch_id.clone(), outgoing.clone(), periods.clone());
-    let ids = state
+    let skipped: Vec<Value> = fresh
+        .lines
+        .iter()
+        .filter(|l| l.status != quote::Status::Ok)
+        .map(|l| json!({"contact_id": l.contact_id, "status": l.status, "reason": l.reason}))
+        .collect();
+    let totals = serde_json::to_value(&fresh.totals).unwrap_or_default();
+    let counters = serde_json::to_value(&fresh.limits).unwrap_or_default();
+    let body = state
         .db
         .write(move |tx| {
+            // The key is taken first, in the transaction that queues: two requests with one key
+            // queue once, and the second answers what the first did (R-SND-4).
+            if let Some((key, hash)) = &idempotency {
+                if !store::remember(tx, agent_id, key, hash, StatusCode::ACCEPTED.as_u16(), "", now)? {
+                    return Err(ApiError::conflict("idempotency_replay", "").into());
+                }
+            }
             let numbers: Vec<&str> = msgs.iter().map(|m| m.recipient.as_str()).collect();
             let segments = msgs.iter().map(|m| m.segments).sum();
             let credits = msgs.iter().map(|m| m.credits).sum();
@@ -179,51 +195,34 @@ async fn queue(
                 segments,
                 credits,
             };
-            let counters = crate::limits::Counters::new(before, limits, &p, Some(request));
-            if let Some((name, c)) = counters.exceeded() {
+            if let Some((name, c)) = crate::limits::Counters::new(before, limits, &p, Some(request)).exceeded() {
                 return Err(limit_error(name, c).into());
             }
-            let batch = NewBatch {
-                id: &bid,
-                agent_id,
-                quote_id: from_quote.as_deref(),
-                priority,
-                script,
-                sender: &sender,
-            };
-            store::queue(tx, &batch, &msgs, &p, now)
+            let batch =
+                NewBatch { id: &bid, agent_id, quote_id: from_quote.as_deref(), priority, script, sender: &sender };
+            let ids = store::queue(tx, &batch, &msgs, &p, now)?;
+            #[derive(serde::Serialize)]
+            struct Queued<'a> {
+                id: i64,
+                contact_id: i64,
+                to: &'a str,
+                status: &'static str,
+                credits: u32,
+            }
+            let messages: Vec<Queued> = ids
+                .iter()
+                .zip(&msgs)
+                .map(|(id, m)| Queued { id: *id, contact_id: m.contact_id, to: &m.recipient, status: "queued", credits: m.credits })
+                .collect();
+            let body = json!({"batch_id": bid, "messages": messages, "skipped": skipped, "totals": totals, "limits": counters});
+            if let Some((key, _)) = &idempotency {
+                store::answer(tx, agent_id, key, &body.to_string())?;
+            }
+            Ok(body)
         })
         .await?;
     state.outbox.wake();
-    #[derive(serde::Serialize)]
-    struct Queued<'a> {
-        id: i64,
-        contact_id: i64,
-        to: &'a str,
-        status: &'static str,
-        credits: u32,
-    }
-    let messages: Vec<Queued> = ids
-        .iter()
-        .zip(&outgoing)
-        .map(|(id, m)| Queued {
-            id: *id,
-            contact_id: m.contact_id,
-            to: &m.recipient,
-            status: "queued",
-            credits: m.credits,
-        })
-        .collect();
-    let skipped: Vec<Value> = fresh
-        .lines
-        .iter()
-        .filter(|l| l.status != quote::Status::Ok)
-        .map(|l| json!({"contact_id": l.contact_id, "status": l.status, "reason": l.reason}))
-        .collect();
-    Ok((
-        StatusCode::ACCEPTED,
-        json!({"batch_id": batch_id, "messages": messages, "skipped": skipped, "totals": fresh.totals, "limits": fresh.limits}),
-    ))
+    Ok((StatusCode::ACCEPTED, body))
 }
 
 async fn send(
@@ -281,18 +280,29 @@ async fn send(
             (request, Some(id))
         }
     };
-    let (status, body) = queue(&state, &me, request, quote_id, Priority::Bulk).await?;
-    if let Some(k) = key {
-        let (agent, text, now) = (me.id, body.to_string(), state.clock.now());
-        let first = state
-            .db
-            .write(move |tx| store::remember(tx, agent, &k, &hash, status.as_u16(), &text, now))
-            .await?;
-        if !first {
-            tracing::warn!("two sends raced for one Idempotency-Key");
+    let idempotency = key.clone().map(|k| (k, hash.clone()));
+    match queue(&state, &me, request, quote_id, Priority::Bulk, idempotency).await {
+        // Another request with this key won the race: answer what it answered.
+        Err(e) if e.code == "idempotency_replay" => {
+            let (agent, k) = (me.id, key.unwrap_or_default());
+            match state.db.read(move |c| store::idempotent(c, agent, &k)).await? {
+                Some((stored_hash, status, response)) if stored_hash == hash => {
+                    Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED))
+                        .insert_header(("Idempotent-Replayed", "true"))
+                        .content_type("application/json")
+                        .body(response))
+                }
+                _ => Err(ApiError::invalid(
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was used with a different request; use a new key for a new send.",
+                )),
+            }
+        }
+        other => {
+            let (status, body) = other?;
+            Ok(HttpResponse::build(status).json(body))
         }
     }
-    Ok(HttpResponse::build(status).json(body))
 }
 
 #[derive(serde::Deserialize)]
@@ -325,7 +335,7 @@ async fn reply(
         media_ids: b.media_ids,
         ..Default::default()
     };
-    match queue(&state, &me, request, None, Priority::OneToOne).await {
+    match queue(&state, &me, request, None, Priority::OneToOne, None).await {
         Err(e) if e.code == "nothing_to_send" => {
             let line = e.extra.get("lines").and_then(|l| l.get(0)).cloned().unwrap_or_default();
             Err(ApiError::invalid(

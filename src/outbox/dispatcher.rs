@@ -69,8 +69,11 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
     let (accepted, recorder) = spawn_recorder(state.clone());
     let permits = Arc::new(Semaphore::new(settings.concurrency));
     let mut in_flight: HashMap<String, usize> = HashMap::new();
-    // Senders seen so far: how many more texts each may have in flight.
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    // Senders with texts due, looked up again when woken, when nothing was claimed, or each second.
+    let mut senders: Vec<String> = Vec::new();
+    let mut looked = std::time::Instant::now();
+    let mut look = true;
+    let mut turn = 0usize;
     let mut tasks: JoinSet<String> = JoinSet::new();
     let cap = |sender: &str| -> usize {
         let rate = match number_type(sender, &settings.ten_dlc_numbers) {
@@ -85,18 +88,42 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
         while let Some(done) = tasks.try_join_next() {
             release(&mut in_flight, done);
         }
-        let free = permits.available_permits();
-        for (sender, room) in seen.iter_mut() {
-            *room = cap(sender).saturating_sub(in_flight.get(sender).copied().unwrap_or(0));
+        if look || looked.elapsed() > Duration::from_secs(1) {
+            let now = state.clock.now();
+            senders = state.db.read(move |c| store::due_senders(c, now)).await?;
+            (looked, look) = (std::time::Instant::now(), false);
         }
-        let rooms = serde_json::to_string(&seen)?;
-        let claimed = if free == 0 || state.outbox.paused.load(Ordering::Relaxed) {
+        let free = permits.available_permits();
+        // Each sender gets at most the room its pace can use, taking turns: one sender's bulk
+        // never takes every slot from the others.
+        let mut rooms: Vec<(String, usize)> = Vec::new();
+        let mut left = free;
+        for k in 0..senders.len() {
+            let sender = &senders[(turn + k) % senders.len()];
+            let room = cap(sender).saturating_sub(in_flight.get(sender).copied().unwrap_or(0)).min(left);
+            if room > 0 {
+                rooms.push((sender.clone(), room));
+                left -= room;
+            }
+        }
+        turn = turn.wrapping_add(1);
+        let claimed = if rooms.is_empty() || state.outbox.paused.load(Ordering::Relaxed) {
             Vec::new()
         } else {
             let now = state.clock.now();
-            state.db.write(move |tx| store::claim_due(tx, now, free, &rooms)).await?
+            state
+                .db
+                .write(move |tx| {
+                    let mut all = Vec::new();
+                    for (sender, room) in &rooms {
+                        all.extend(store::claim_due(tx, now, sender, *room)?);
+                    }
+                    Ok(all)
+                })
+                .await?
         };
         if claimed.is_empty() {
+            look = true;
             tokio::select! {
                 _ = state.outbox.wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
@@ -107,7 +134,6 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
         }
         for message in claimed {
             *in_flight.entry(message.sender.clone()).or_default() += 1;
-            seen.entry(message.sender.clone()).or_insert(0);
             let permit = permits.clone().acquire_owned().await?;
             let (state, pacer, accepted) = (state.clone(), pacer.clone(), accepted.clone());
             tasks.spawn(async move {

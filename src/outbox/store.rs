@@ -111,30 +111,31 @@ pub struct Claimed {
 }
 
 /// Takes up to `limit` due messages, replies first, and marks them `sending` (before any POST).
-/// Takes up to `limit` due messages, replies first, and marks them `sending` (before any POST).
-/// Each sender gets at most its `room` (a JSON object of sender → count; a sender not in it gets
-/// one): one sender's bulk never takes every slot from the others.
+/// The senders that have texts due.
+pub fn due_senders(conn: &Connection, now: jiff::Timestamp) -> anyhow::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT sender FROM messages WHERE status = 'queued' AND next_attempt_at <= ?1",
+    )?;
+    let senders = stmt.query_map([millis(now)], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(senders)
+}
+
+/// Takes up to `room` due messages of `sender`, replies first, and marks them `sending` (before
+/// any POST).
 pub fn claim_due(
     tx: &Connection,
     now: jiff::Timestamp,
-    limit: usize,
-    rooms: &str,
+    sender: &str,
+    room: usize,
 ) -> anyhow::Result<Vec<Claimed>> {
     let mut stmt = tx.prepare_cached(
         "UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = ?1,
              sending_since = CASE WHEN reconcile = 1 THEN sending_since ELSE ?1 END
-         WHERE id IN (
-             SELECT id FROM (
-                 SELECT id, sender, priority, next_attempt_at,
-                        row_number() OVER (PARTITION BY sender ORDER BY priority, next_attempt_at, id) AS nth
-                 FROM (SELECT id, sender, priority, next_attempt_at FROM messages
-                       WHERE status = 'queued' AND next_attempt_at <= ?1
-                       ORDER BY priority, next_attempt_at, id LIMIT 256))
-             WHERE nth <= coalesce(json_extract(?3, '$.\"' || sender || '\"'), 1)
-             ORDER BY priority, next_attempt_at, id LIMIT ?2)
+         WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND sender = ?2 AND next_attempt_at <= ?1
+                      ORDER BY priority, next_attempt_at, id LIMIT ?3)
          RETURNING id, agent_id, sender, recipient, body, media_urls, segments, attempts, reconcile, sending_since",
     )?;
-    let rows = stmt.query_map(params![millis(now), limit as i64, rooms], |r| {
+    let rows = stmt.query_map(params![millis(now), sender, room as i64], |r| {
         let media: String = r.get(5)?;
         Ok(Claimed {
             id: r.get(0)?,
@@ -386,6 +387,13 @@ pub fn remember(
         )?
         .execute(params![agent_id, key, hash, status, response, millis(now)])?
         == 1)
+}
+
+/// Stores the answer given under a key taken with [`remember`].
+pub fn answer(conn: &Connection, agent_id: i64, key: &str, response: &str) -> anyhow::Result<()> {
+    conn.prepare_cached("UPDATE idempotency_keys SET response = ?3 WHERE agent_id = ?1 AND key = ?2")?
+        .execute(params![agent_id, key, response])?;
+    Ok(())
 }
 
 /// Is this number blocked for this sender now (opted out, or on the DNC list)?
