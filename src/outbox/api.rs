@@ -178,11 +178,10 @@ async fn queue(
         .write(move |tx| {
             // The key is taken first, in the transaction that queues: two requests with one key
             // queue once, and the second answers what the first did (R-SND-4).
-            if let Some((key, hash)) = &idempotency {
-                if !store::remember(tx, agent_id, key, hash, StatusCode::ACCEPTED.as_u16(), "", now)? {
+            if let Some((key, hash)) = &idempotency
+                && !store::remember(tx, agent_id, key, hash, StatusCode::ACCEPTED.as_u16(), "", now)? {
                     return Err(ApiError::conflict("idempotency_replay", "").into());
                 }
-            }
             let numbers: Vec<&str> = msgs.iter().map(|m| m.recipient.as_str()).collect();
             let segments = msgs.iter().map(|m| m.segments).sum();
             let credits = msgs.iter().map(|m| m.credits).sum();
