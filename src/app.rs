@@ -93,6 +93,7 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .configure(crate::outbox::api::routes)
             .configure(crate::outbox::webhook::routes)
             .configure(crate::outbox::media::routes)
+            .configure(crate::replies::dnc::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::new(
                     actix_web::http::StatusCode::NOT_FOUND,

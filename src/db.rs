@@ -17,6 +17,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0003_compose.sql")),
     M::up(include_str!("../migrations/0004_outbox.sql")),
     M::up(include_str!("../migrations/0005_media.sql")),
+    M::up(include_str!("../migrations/0006_consent.sql")),
 ];
 
 /// The schema version this binary writes.

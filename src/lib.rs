@@ -16,5 +16,6 @@ pub mod error;
 pub mod limits;
 pub mod ops;
 pub mod outbox;
+pub mod replies;
 pub mod scripts;
 pub mod twilio;

@@ -339,7 +339,14 @@ async fn deliver(
                 .db
                 .write(move |tx| {
                     if kind == Refusal::Unsubscribed {
-                        store::opt_out(tx, &sender, &recipient, now)?;
+                        crate::replies::consent::opt_out(
+                            tx,
+                            &sender,
+                            &recipient,
+                            "twilio:21610",
+                            Some(id),
+                            now,
+                        )?;
                     }
                     if let Some(reason) = code.and_then(marks_number) {
                         store::flag_number(tx, &recipient, code.unwrap_or_default(), reason, now)?;

@@ -380,6 +380,10 @@ pub fn remember(
     response: &str,
     now: jiff::Timestamp,
 ) -> anyhow::Result<bool> {
+    // Keys are kept a day (clients retry within minutes); older ones are let go as new ones come.
+    let day_ago = millis(now) - 24 * 3_600_000;
+    conn.prepare_cached("DELETE FROM idempotency_keys WHERE agent_id = ?1 AND created_at < ?2")?
+        .execute(params![agent_id, day_ago])?;
     Ok(conn
         .prepare_cached(
             "INSERT INTO idempotency_keys (agent_id, key, request_hash, status, response, created_at)
@@ -408,15 +412,6 @@ pub fn blocked(conn: &Connection, sender: &str, number: &str) -> anyhow::Result<
         return Ok(Some("the number opted out of texts from this sender"));
     }
     Ok(None)
-}
-
-/// Records an opt-out learned from Twilio (21610).
-pub fn opt_out(conn: &Connection, sender: &str, number: &str, now: jiff::Timestamp) -> anyhow::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO opt_outs (sender, number, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-    )?
-    .execute(params![sender, number, millis(now)])?;
-    Ok(())
 }
 
 /// Marks what a carrier error says about a number.

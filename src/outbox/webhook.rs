@@ -74,7 +74,7 @@ async fn status_callback(
                 if code == 21610
                     && let Some(from) = &from
                 {
-                    store::opt_out(tx, from, to, now)?;
+                    crate::replies::consent::opt_out(tx, from, to, "twilio:21610", None, now)?;
                 }
             }
             Ok(())
