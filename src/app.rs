@@ -94,6 +94,8 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .configure(crate::outbox::webhook::routes)
             .configure(crate::outbox::media::routes)
             .configure(crate::replies::dnc::routes)
+            .configure(crate::replies::inbound::routes)
+            .configure(crate::replies::threads::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::new(
                     actix_web::http::StatusCode::NOT_FOUND,

@@ -27,6 +27,7 @@ pub const KEYS: &[&str] = &[
     "twilio.api_base",
     "twilio.sandbox_numbers",
     "twilio.request_timeout_ms",
+    "twilio.advanced_opt_out",
     "defaults.country",
     "defaults.time_zone",
     "defaults.daily_unique_recipients",
@@ -53,6 +54,7 @@ pub const KEYS: &[&str] = &[
     "sending.max_attempts",
     "sending.sandbox_delivery_ms",
     "sending.retry_base_ms",
+    "replies.help_text",
 ];
 
 /// Keys whose values are secrets: they may come from `*_FILE` and are never printed.
@@ -72,6 +74,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub scripts: ScriptSettings,
     pub sending: SendingSettings,
+    pub replies: ReplySettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -118,6 +121,8 @@ pub struct TwilioSettings {
     pub sandbox_numbers: Vec<String>,
     /// How long a call to Twilio may take before it counts as lost.
     pub request_timeout_ms: u64,
+    /// Twilio's Advanced Opt-Out answers STOP/START/HELP itself: we only record them.
+    pub advanced_opt_out: bool,
 }
 
 impl Default for TwilioSettings {
@@ -130,6 +135,7 @@ impl Default for TwilioSettings {
             api_base: "https://api.twilio.com".into(),
             sandbox_numbers: vec!["+13125550100".into(), "+13125550101".into(), "+13125550102".into()],
             request_timeout_ms: 15_000,
+            advanced_opt_out: false,
         }
     }
 }
@@ -172,6 +178,25 @@ impl Default for AuthSettings {
             token_ttl_hours: 24 * 30,
             login_attempts_per_minute_per_address: 20,
             login_attempts_per_minute_per_email: 5,
+        }
+    }
+}
+
+/// Inbound texts (R-IN).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplySettings {
+    /// The answer to HELP/INFO; `{agent}` is replaced by the agent's name.
+    pub help_text: String,
+}
+
+impl Default for ReplySettings {
+    fn default() -> Self {
+        Self {
+            help_text:
+                "{agent}: texts about your real-estate plans. Reply STOP to opt out, START to opt back in. \
+                        Msg & data rates may apply."
+                    .into(),
         }
     }
 }

@@ -18,6 +18,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0004_outbox.sql")),
     M::up(include_str!("../migrations/0005_media.sql")),
     M::up(include_str!("../migrations/0006_consent.sql")),
+    M::up(include_str!("../migrations/0007_inbound.sql")),
 ];
 
 /// The schema version this binary writes.

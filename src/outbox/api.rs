@@ -198,7 +198,7 @@ async fn queue(
                 return Err(limit_error(name, c).into());
             }
             let batch =
-                NewBatch { id: &bid, agent_id, quote_id: from_quote.as_deref(), priority, script, sender: &sender };
+                NewBatch { id: &bid, agent_id, quote_id: from_quote.as_deref(), priority, script, sender: &sender, counted: true };
             let ids = store::queue(tx, &batch, &msgs, &p, now)?;
             #[derive(serde::Serialize)]
             struct Queued<'a> {

@@ -44,6 +44,8 @@ pub struct NewBatch<'a> {
     pub priority: Priority,
     pub script: Option<(i64, i64)>,
     pub sender: &'a str,
+    /// False for texts that count toward no limit (carrier-required answers, team notices).
+    pub counted: bool,
 }
 
 /// Queues a batch inside the caller's transaction; returns the message ids.
@@ -69,8 +71,8 @@ pub fn queue(
     ])?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO messages (batch_id, agent_id, contact_id, sender, recipient, body, media_urls, kind, segments,
-             credits, priority, status, next_attempt_at, usage_day, usage_month, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'queued', ?12, ?13, ?14, ?12, ?12)",
+             credits, priority, status, next_attempt_at, usage_day, usage_month, counted, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'queued', ?12, ?13, ?14, ?15, ?12, ?12)",
     )?;
     let mut ids = Vec::with_capacity(messages.len());
     for m in messages {
@@ -89,6 +91,7 @@ pub fn queue(
             millis(now),
             periods.day,
             periods.month,
+            b.counted,
         ])?);
     }
     Ok(ids)

@@ -3,4 +3,6 @@
 
 pub mod consent;
 pub mod dnc;
+pub mod inbound;
 pub mod keywords;
+pub mod threads;

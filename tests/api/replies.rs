@@ -3,6 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -144,4 +147,208 @@ async fn consent_changes_are_kept_in_a_ledger() {
         vec![("opt_out", "keyword:STOP"), ("opt_in", "keyword:START"), ("opt_out", "phrase:wrong number")]
     );
     assert_eq!(app.count("opt_outs").await, 1);
+}
+
+const PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
+/// Posts a reply as Twilio would, signed unless `forged`.
+async fn reply(
+    app: &TestApp,
+    sid: &str,
+    from: &str,
+    to: &str,
+    body: &str,
+    forged: bool,
+) -> reqwest::Response {
+    let pairs: Vec<(String, String)> = [
+        ("MessageSid", sid),
+        ("SmsSid", sid),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", from),
+        ("To", to),
+        ("Body", body),
+        ("NumMedia", "0"),
+        ("FromCity", "CHICAGO"),
+        ("FromState", "IL"),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let sig = tidings::twilio::signature::sign(
+        AUTH_TOKEN,
+        &format!("{PUBLIC_URL}/webhooks/twilio/inbound"),
+        &pairs,
+    );
+    app.client
+        .post(app.url("/webhooks/twilio/inbound"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", if forged { "bm9wZQ==".to_owned() } else { sig })
+        .body(serde_urlencoded::to_string(&pairs).unwrap())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn agent_with_number(app: &TestApp) -> (i64, String) {
+    let (id, t) = app.agent("a@example.com", json!({"name": "Alex Agent"})).await;
+    assert_eq!(
+        app.put("/v1/me/number", &t, &json!({"number": "+13125550100"})).await.status(),
+        StatusCode::OK
+    );
+    (id, t)
+}
+
+#[tokio::test]
+async fn a_signed_reply_lands_on_the_contact_once_with_a_notification() {
+    let app = spawn_app().await;
+    let (_, t) = agent_with_number(&app).await;
+    let c = app
+        .contact(
+            &t,
+            json!({"first_name": "Jane", "last_name": "Doe", "phones": [{"number": "(312) 555-0142"}]}),
+        )
+        .await;
+    let res = reply(&app, "SM1", "+13125550142", "+13125550100", "Yes, Saturday works!", false).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/xml");
+    assert!(res.text().await.unwrap().ends_with("<Response/>"));
+    assert_eq!(
+        reply(&app, "SM1", "+13125550142", "+13125550100", "Yes, Saturday works!", false).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(app.count("inbound_messages").await, 1, "the same MessageSid is stored once");
+
+    let thread: Value =
+        app.get(&format!("/v1/contacts/{}/messages", c["id"]), &t).await.json().await.unwrap();
+    assert_eq!(thread["unread"], 1);
+    assert_eq!(thread["items"][0]["direction"], "inbound");
+    assert_eq!(thread["items"][0]["body"], "Yes, Saturday works!");
+    let n: Value = app.get("/v1/notifications?unread=true", &t).await.json().await.unwrap();
+    assert_eq!(n["items"][0]["contact_name"], "Jane Doe");
+    assert_eq!(n["items"][0]["preview"], "Yes, Saturday works!");
+    assert_eq!(n["items"][0]["contact_id"], c["id"]);
+    assert_eq!(
+        app.request(reqwest::Method::POST, &format!("/v1/contacts/{}/read", c["id"]), &t)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let thread: Value =
+        app.get(&format!("/v1/contacts/{}/messages", c["id"]), &t).await.json().await.unwrap();
+    assert_eq!(thread["unread"], 0);
+    let n: Value = app.get("/v1/notifications?unread=true", &t).await.json().await.unwrap();
+    assert_eq!(n["items"], json!([]));
+    // Another agent sees none of it.
+    let (_, other) = app.agent("b@example.com", json!({})).await;
+    problem(
+        app.get(&format!("/v1/contacts/{}/messages", c["id"]), &other).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn forged_and_misdirected_replies_change_nothing() {
+    let app = spawn_app().await;
+    agent_with_number(&app).await;
+    problem(
+        reply(&app, "SM2", "+13125550142", "+13125550100", "hi", true).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let unsigned = app
+        .client
+        .post(app.url("/webhooks/twilio/inbound"))
+        .body("From=%2B1&To=%2B1")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    problem(unsigned, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = reply(&app, "SM3", "+13125550142", "+13125550199", "hi", false).await;
+    assert_eq!(res.status(), StatusCode::OK, "an unknown To is answered and ignored");
+    assert_eq!(app.count("inbound_messages").await, 0);
+    assert_eq!(app.count("contacts").await, 0);
+}
+
+#[tokio::test]
+async fn a_reply_from_an_unknown_number_becomes_a_new_lead() {
+    let app = spawn_app().await;
+    let (_, t) = agent_with_number(&app).await;
+    reply(&app, "SM4", "+13125550199", "+13125550100", "Is the house on Elm still available?", false).await;
+    let list: Value = app.get("/v1/contacts?tag=new-lead", &t).await.json().await.unwrap();
+    let lead = &list["items"][0];
+    assert_eq!(lead["first_name"], "(312) 555-0199");
+    assert_eq!(lead["source"], "inbound_text");
+    assert_eq!(lead["phones"][0]["e164"], "+13125550199");
+    reply(&app, "SM5", "+13125550199", "+13125550100", "Hello?", false).await;
+    let list: Value = app.get("/v1/contacts?tag=new-lead", &t).await.json().await.unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "the second reply finds the lead");
+}
+
+#[tokio::test]
+async fn keywords_change_consent_and_help_is_answered_outside_the_limits() {
+    let app = spawn_app_with(|s| {
+        s.sending.long_code = 1_000;
+        s.sending.retry_base_ms = 20;
+    })
+    .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json")))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"sid": "SMhelp000000000000000000000000000", "status": "queued"})),
+        )
+        .mount(&app.twilio)
+        .await;
+    let (_, t) = agent_with_number(&app).await;
+    let c = app.contact(&t, json!({"first_name": "Jane", "phones": [{"number": "312-555-0142"}]})).await;
+    let status = |q: Value| q["lines"][0]["status"].as_str().unwrap().to_owned();
+    let ask = json!({"contact_ids": [c["id"]], "body": "hi"});
+    let quote = || app.post("/v1/messages/quote", &t, &ask);
+
+    reply(&app, "SM6", "+13125550142", "+13125550100", "STOP", false).await;
+    assert_eq!(status(quote().await.json().await.unwrap()), "opted_out");
+    reply(&app, "SM7", "+13125550142", "+13125550100", "start", false).await;
+    assert_eq!(status(quote().await.json().await.unwrap()), "ok");
+    reply(&app, "SM8", "+13125550142", "+13125550100", "please stop texting me", false).await;
+    assert_eq!(status(quote().await.json().await.unwrap()), "opted_out");
+    reply(&app, "SM9", "+13125550142", "+13125550100", "I'm at the bus stop", false).await;
+    assert_eq!(
+        status(quote().await.json().await.unwrap()),
+        "opted_out",
+        "an ordinary message changes nothing"
+    );
+    let ledger = app.state.db.read(|c| tidings::replies::consent::history(c, "+13125550142")).await.unwrap();
+    let hows: Vec<&str> = ledger.iter().map(|e| e.how.as_str()).collect();
+    assert_eq!(hows, vec!["keyword:STOP", "keyword:START", "phrase:stop texting"]);
+    assert!(ledger.iter().all(|e| e.message_id.is_some()));
+
+    // HELP from a number that did not opt out (an opted-out number is never texted, HELP or not).
+    reply(&app, "SM10", "+13125550143", "+13125550100", "HELP", false).await;
+    for _ in 0..200 {
+        if app.twilio.received_requests().await.unwrap().iter().any(|r| r.method.as_str() == "POST") {
+            break;
+        }
+        app.clock.advance(jiff::SignedDuration::from_millis(100));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let post = app
+        .twilio
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.method.as_str() == "POST")
+        .expect("the help answer");
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&post.body).unwrap();
+    let body = form.iter().find(|(k, _)| k == "Body").map(|(_, v)| v.as_str()).unwrap();
+    assert!(body.starts_with("Alex Agent: ") && body.contains("STOP"), "{body}");
+    let limits: Value = app.get("/v1/limits", &t).await.json().await.unwrap();
+    assert_eq!(limits["limits"]["daily_segments"]["used"], 0, "the help answer counts toward no limit");
 }

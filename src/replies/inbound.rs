@@ -1,0 +1,212 @@
+//! `POST /webhooks/twilio/inbound` (R-IN-1..4): a reply, signed by Twilio, lands on the contact
+//! of the agent who holds the `To` number (a new lead when the number is unknown), carries its
+//! consent meaning, and makes a notification. Answered at once with empty TwiML; a repeat of the
+//! same MessageSid changes nothing.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::json;
+
+use super::keywords::{self, Intent};
+use crate::app::AppState;
+use crate::contacts::model::{ContactInput, PhoneInput, Source};
+use crate::db::millis;
+use crate::error::ApiError;
+use crate::outbox::store::{NewBatch, Outgoing, Priority};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/webhooks/twilio/inbound", web::post().to(inbound));
+}
+
+fn twiml() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/xml").body("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>")
+}
+
+/// A reply as Twilio posts it.
+struct Reply {
+    sid: String,
+    from: String,
+    to: String,
+    body: String,
+    media: Vec<serde_json::Value>,
+    geo: serde_json::Value,
+}
+
+fn read(pairs: &[(String, String)]) -> Result<Reply, ApiError> {
+    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let (Some(sid), Some(from), Some(to)) =
+        (get("MessageSid").or_else(|| get("SmsSid")), get("From"), get("To"))
+    else {
+        return Err(ApiError::bad_request("missing_fields", "MessageSid, From and To are required."));
+    };
+    let count = get("NumMedia").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0).min(10);
+    let media = (0..count)
+        .filter_map(|i| {
+            get(&format!("MediaUrl{i}"))
+                .map(|url| json!({"url": url, "content_type": get(&format!("MediaContentType{i}"))}))
+        })
+        .collect();
+    let geo = json!({
+        "city": get("FromCity"), "state": get("FromState"), "zip": get("FromZip"), "country": get("FromCountry"),
+    });
+    Ok(Reply { sid, from, to, body: get("Body").unwrap_or_default(), media, geo })
+}
+
+/// The number as a person reads it: national form at home, international otherwise.
+fn readable(e164: &str, home: phonenumber::country::Id) -> String {
+    match phonenumber::parse(None, e164) {
+        Ok(n) if n.country().id() == Some(home) => n.format().mode(phonenumber::Mode::National).to_string(),
+        Ok(n) => n.format().mode(phonenumber::Mode::International).to_string(),
+        Err(_) => e164.to_owned(),
+    }
+}
+
+async fn inbound(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let pairs = crate::outbox::webhook::verified_form(&state, &req, "/webhooks/twilio/inbound", &body)?;
+    let reply = read(&pairs)?;
+    let to = reply.to.clone();
+    let Some(agent) = state.db.read(move |c| agent_for(c, &to)).await? else {
+        tracing::warn!(to = %reply.to, "a reply to a number no agent holds");
+        metrics::counter!("inbound_unknown_to_total").increment(1);
+        return Ok(twiml());
+    };
+    let now = state.clock.now();
+    let intent = keywords::classify(&reply.body);
+    let help = format_help(&state, &agent);
+    let answer_help = matches!(intent, Intent::Help) && !state.settings.twilio.advanced_opt_out;
+    let stored = state
+        .db
+        .write(move |tx| store_reply(tx, &agent, &reply, &intent, answer_help.then_some(help), now))
+        .await?;
+    if stored {
+        state.outbox.wake();
+    }
+    Ok(twiml())
+}
+
+fn format_help(state: &AppState, agent: &crate::accounts::model::Agent) -> String {
+    state.settings.replies.help_text.replace("{agent}", &agent.name)
+}
+
+fn agent_for(conn: &Connection, number: &str) -> anyhow::Result<Option<crate::accounts::model::Agent>> {
+    let id: Option<i64> = conn
+        .prepare_cached("SELECT id FROM agents WHERE sending_number = ?1")?
+        .query_row([number], |r| r.get(0))
+        .optional()?;
+    match id {
+        Some(id) => crate::accounts::store::agent_by_id(conn, id),
+        None => Ok(None),
+    }
+}
+
+/// Stores a reply and everything it implies, in one transaction; `Ok(false)` for a repeat.
+fn store_reply(
+    tx: &Connection,
+    agent: &crate::accounts::model::Agent,
+    r: &Reply,
+    intent: &Intent,
+    help: Option<String>,
+    now: jiff::Timestamp,
+) -> anyhow::Result<bool> {
+    if tx.prepare_cached("SELECT 1 FROM inbound_messages WHERE twilio_sid = ?1")?.exists([&r.sid])? {
+        return Ok(false);
+    }
+    // The contact of this agent with this number, in any format it was entered (R-IN-2).
+    let existing: Option<i64> = tx
+        .prepare_cached("SELECT contact_id FROM contact_phones WHERE agent_id = ?1 AND e164 = ?2 ORDER BY contact_id LIMIT 1")?
+        .query_row(params![agent.id, r.from], |row| row.get(0))
+        .optional()?;
+    let contact_id = match existing {
+        Some(id) => id,
+        None => {
+            let lead = ContactInput {
+                first_name: Some(readable(&r.from, agent.country.id())),
+                phones: vec![PhoneInput { number: r.from.clone(), label: Default::default() }],
+                tags: vec!["new-lead".into()],
+                ..Default::default()
+            }
+            .validate(&agent.country, Source::InboundText)
+            .map_err(|e| anyhow::anyhow!("new lead: {}: {}", e.field, e.reason))?;
+            crate::contacts::store::insert(tx, agent.id, &lead, now)?
+        }
+    };
+    let intent_name = match intent {
+        Intent::OptOut { .. } => Some("opt_out"),
+        Intent::OptIn { .. } => Some("opt_in"),
+        Intent::Help => Some("help"),
+        Intent::Nothing => None,
+    };
+    let id = tx
+        .prepare_cached(
+            "INSERT INTO inbound_messages (twilio_sid, agent_id, contact_id, sender, recipient, body, media, geo, intent, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .insert(params![
+            r.sid,
+            agent.id,
+            contact_id,
+            r.from,
+            r.to,
+            r.body,
+            serde_json::to_string(&r.media)?,
+            r.geo.to_string(),
+            intent_name,
+            millis(now)
+        ])?;
+    match intent {
+        Intent::OptOut { phrase } => {
+            let how = if phrase.chars().all(|c| c.is_ascii_uppercase()) {
+                format!("keyword:{phrase}")
+            } else {
+                format!("phrase:{phrase}")
+            };
+            super::consent::opt_out(tx, &r.to, &r.from, &how, Some(id), now)?;
+        }
+        Intent::OptIn { keyword } => {
+            super::consent::opt_in(tx, &r.to, &r.from, &format!("keyword:{keyword}"), Some(id), now)?
+        }
+        Intent::Help | Intent::Nothing => {}
+    }
+    // One notification per reply (R-IN-3); the push to the agent's devices hangs off it.
+    let name = crate::contacts::store::get(tx, agent.id, contact_id)?
+        .map(|c| format!("{} {}", c.first_name, c.last_name).trim().to_owned())
+        .unwrap_or_default();
+    let preview: String = if r.body.is_empty() && !r.media.is_empty() {
+        "📷 Media".into()
+    } else {
+        r.body.chars().take(140).collect()
+    };
+    tx.prepare_cached(
+        "INSERT INTO notifications (agent_id, contact_id, message_id, title, preview, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![agent.id, contact_id, id, name, preview, millis(now)])?;
+    // HELP is answered (carriers require it), ahead of other traffic and outside the limits.
+    if let (Some(text), Some(sender)) = (help, &agent.sending_number) {
+        let seg = crate::compose::segments::segment(&text);
+        let batch_id = uuid::Uuid::new_v4().to_string();
+        let batch = NewBatch {
+            id: &batch_id,
+            agent_id: agent.id,
+            quote_id: None,
+            priority: Priority::OneToOne,
+            script: None,
+            sender,
+            counted: false,
+        };
+        let m = Outgoing {
+            contact_id,
+            recipient: r.from.clone(),
+            body: text,
+            media_urls: vec![],
+            kind: "sms",
+            segments: seg.segments as u32,
+            credits: 0,
+        };
+        crate::outbox::store::queue(tx, &batch, &[m], &crate::limits::agent_periods(agent, now), now)?;
+    }
+    Ok(true)
+}
