@@ -15,7 +15,8 @@ use crate::error::ApiError;
 use crate::outbox::store::{NewBatch, Outgoing, Priority};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/webhooks/twilio/inbound", web::post().to(inbound));
+    cfg.route("/webhooks/twilio/inbound", web::post().to(inbound))
+        .route("/v1/sandbox/inbound", web::post().to(sandbox_inbound));
 }
 
 fn twiml() -> HttpResponse {
@@ -67,16 +68,67 @@ async fn inbound(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let pairs = crate::outbox::webhook::verified_form(&state, &req, "/webhooks/twilio/inbound", &body)?;
-    let reply = read(&pairs)?;
+    receive(&state, read(&pairs)?).await?;
+    Ok(twiml())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxReply {
+    from: String,
+    body: String,
+    #[serde(default)]
+    media: Vec<String>,
+}
+
+/// Sandbox mode only: a reply to the caller's number, through the same path as a signed webhook,
+/// so the demo shows the whole loop (text → reply → thread → notification).
+async fn sandbox_inbound(
+    state: web::Data<AppState>,
+    crate::accounts::Authenticated(me): crate::accounts::Authenticated,
+    body: web::Json<SandboxReply>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.sms.is_sandbox() {
+        return Err(ApiError::not_found("endpoint (sandbox mode only)"));
+    }
+    let to = me.sending_number.clone().ok_or_else(|| {
+        ApiError::invalid("no_sending_number", "Pick a sending number first (PUT /v1/me/number).")
+    })?;
+    let b = body.into_inner();
+    let from = crate::contacts::phone::parse(&b.from, Default::default(), me.country.id());
+    let from = match (from.valid, from.e164) {
+        (true, Some(e)) => e,
+        _ => {
+            return Err(ApiError::invalid(
+                "invalid_number",
+                format!("`{}` is not a valid phone number.", b.from),
+            ));
+        }
+    };
+    let reply = Reply {
+        sid: format!("SM{}", uuid::Uuid::new_v4().simple()),
+        from,
+        to,
+        body: b.body,
+        media: b.media.into_iter().map(|url| json!({"url": url, "content_type": null})).collect(),
+        geo: json!({}),
+    };
+    let sid = reply.sid.clone();
+    receive(&state, reply).await?;
+    Ok(HttpResponse::Created().json(json!({"sid": sid})))
+}
+
+/// Stores a reply for the agent holding its `To` number (nothing for an unknown one).
+async fn receive(state: &web::Data<AppState>, reply: Reply) -> Result<(), ApiError> {
     let to = reply.to.clone();
     let Some(agent) = state.db.read(move |c| agent_for(c, &to)).await? else {
         tracing::warn!(to = %reply.to, "a reply to a number no agent holds");
         metrics::counter!("inbound_unknown_to_total").increment(1);
-        return Ok(twiml());
+        return Ok(());
     };
     let now = state.clock.now();
     let intent = keywords::classify(&reply.body);
-    let help = format_help(&state, &agent);
+    let help = format_help(state, &agent);
     let answer_help = matches!(intent, Intent::Help) && !state.settings.twilio.advanced_opt_out;
     let stored = state
         .db
@@ -85,7 +137,7 @@ async fn inbound(
     if stored {
         state.outbox.wake();
     }
-    Ok(twiml())
+    Ok(())
 }
 
 fn format_help(state: &AppState, agent: &crate::accounts::model::Agent) -> String {
@@ -171,6 +223,9 @@ fn store_reply(
         }
         Intent::Help | Intent::Nothing => {}
     }
+    // Plans (issue #7): a reply ends this contact's enrollments in plans that stop on reply.
+    // That call goes here, in this transaction, once plans exist.
+
     // One notification per reply (R-IN-3); the push to the agent's devices hangs off it.
     let name = crate::contacts::store::get(tx, agent.id, contact_id)?
         .map(|c| format!("{} {}", c.first_name, c.last_name).trim().to_owned())

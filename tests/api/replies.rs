@@ -352,3 +352,41 @@ async fn keywords_change_consent_and_help_is_answered_outside_the_limits() {
     let limits: Value = app.get("/v1/limits", &t).await.json().await.unwrap();
     assert_eq!(limits["limits"]["daily_segments"]["used"], 0, "the help answer counts toward no limit");
 }
+
+#[tokio::test]
+async fn the_sandbox_feeds_a_reply_through_the_same_path() {
+    let app = spawn_app_with(|s| s.twilio.account_sid = None).await;
+    let (_, t) = app.agent("a@example.com", json!({})).await;
+    problem(
+        app.post("/v1/sandbox/inbound", &t, &json!({"from": "312-555-0142", "body": "hi"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no_sending_number",
+    )
+    .await;
+    assert_eq!(
+        app.put("/v1/me/number", &t, &json!({"number": "+13125550100"})).await.status(),
+        StatusCode::OK
+    );
+    let c = app.contact(&t, json!({"first_name": "Jane", "phones": [{"number": "+1 312 555 0142"}]})).await;
+    let res = app.post("/v1/sandbox/inbound", &t, &json!({"from": "312.555.0142", "body": "STOP"})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let thread: Value =
+        app.get(&format!("/v1/contacts/{}/messages", c["id"]), &t).await.json().await.unwrap();
+    assert_eq!(thread["items"][0]["body"], "STOP");
+    let q: Value = app
+        .post("/v1/messages/quote", &t, &json!({"contact_ids": [c["id"]], "body": "hi"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(q["lines"][0]["status"], "opted_out");
+    // Not in Twilio mode.
+    let live = spawn_app().await;
+    let (_, lt) = live.agent("a@example.com", json!({})).await;
+    problem(
+        live.post("/v1/sandbox/inbound", &lt, &json!({"from": "312-555-0142", "body": "hi"})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
