@@ -169,9 +169,13 @@ fn main() {
             let id = agent(&state, "bench@example.com", "+13125550100", 10_000, 0).await;
             let application = app::build(state).expect("build");
             let base = format!("http://{}", application.address());
-            tokio::spawn(application.run_until_stopped());
+            let handle = application.server_handle();
+            let running = tokio::spawn(application.run_until_stopped());
             let token = login(&client, &base, "bench@example.com").await;
             let (took, v) = send_all(&client, &base, &token, id).await;
+            // Stop it: wiremock reuses stand-ins, and this app would go on sending to the next.
+            handle.stop(false).await;
+            let _ = running.await;
             assert_eq!(v["messages"].as_array().map(Vec::len), Some(10_000));
             println!("  send-accept run {run}: {:.0} ms", took.as_secs_f64() * 1000.0);
             accepts.push(took);
@@ -193,7 +197,8 @@ fn main() {
         let id = agent(&state, "fast@example.com", "+13125550101", n, 0).await;
         let application = app::build(state).expect("build");
         let base = format!("http://{}", application.address());
-        tokio::spawn(application.run_until_stopped());
+        let handle = application.server_handle();
+        let running = tokio::spawn(application.run_until_stopped());
         let token = login(&client, &base, "fast@example.com").await;
         let start = Instant::now();
         send_all(&client, &base, &token, id).await;
@@ -221,6 +226,8 @@ fn main() {
         }
         let bare = start.elapsed();
         assert_eq!(ok, n);
+        handle.stop(false).await;
+        let _ = running.await;
         println!(
             "dispatcher, pacing off, {n} texts to a loopback stand-in (accept included): {:.0} texts/s; bare reqwest loop, same stand-in and concurrency ({concurrency}): {:.0} requests/s",
             n as f64 / dispatch.as_secs_f64(),
