@@ -390,3 +390,69 @@ async fn the_sandbox_feeds_a_reply_through_the_same_path() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn replies_match_contacts_across_formats_and_agents_keep_their_own_threads() {
+    let app = spawn_app().await;
+    let (_, a) = agent_with_number(&app).await;
+    let (_, b) = app.agent("b@example.com", json!({})).await;
+    assert_eq!(
+        app.put("/v1/me/number", &b, &json!({"number": "+13125550101"})).await.status(),
+        StatusCode::OK
+    );
+    for (i, written) in ["(415) 555-2671", "+14155552671", "415.555.2671"].iter().enumerate() {
+        let token = if i == 2 { &b } else { &a };
+        app.contact(token, json!({"first_name": format!("C{i}"), "phones": [{"number": written}]})).await;
+    }
+    reply(&app, "SM20", "+14155552671", "+13125550100", "to A", false).await;
+    reply(&app, "SM21", "+14155552671", "+13125550101", "to B", false).await;
+    let a_list: Value = app.get("/v1/contacts?phone=4155552671", &a).await.json().await.unwrap();
+    let b_list: Value = app.get("/v1/contacts?phone=4155552671", &b).await.json().await.unwrap();
+    let a_path = format!("/v1/contacts/{}/messages", a_list["items"][0]["id"]);
+    let b_path = format!("/v1/contacts/{}/messages", b_list["items"][0]["id"]);
+    let a_thread: Value = app.get(&a_path, &a).await.json().await.unwrap();
+    let b_thread: Value = app.get(&b_path, &b).await.json().await.unwrap();
+    assert_eq!(a_thread["items"].as_array().unwrap().len(), 1);
+    assert_eq!(a_thread["items"][0]["body"], "to A");
+    assert_eq!(b_thread["items"][0]["body"], "to B");
+    assert_eq!(b_thread["items"].as_array().unwrap().len(), 1);
+    assert_eq!(app.count("contacts").await, 3, "no lead was made: every format matched");
+}
+
+#[tokio::test]
+async fn a_signature_for_another_url_is_refused() {
+    let app = spawn_app().await;
+    agent_with_number(&app).await;
+    let pairs = vec![
+        ("MessageSid".to_string(), "SM30".to_string()),
+        ("From".into(), "+13125550142".into()),
+        ("To".into(), "+13125550100".into()),
+        ("Body".into(), "hi".into()),
+    ];
+    let other =
+        tidings::twilio::signature::sign(AUTH_TOKEN, "http://127.0.0.1:8080/webhooks/twilio/status", &pairs);
+    let res = app
+        .client
+        .post(app.url("/webhooks/twilio/inbound"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", other)
+        .body(serde_urlencoded::to_string(&pairs).unwrap())
+        .send()
+        .await
+        .unwrap();
+    problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    // The same request signed for the URL with its default port is accepted.
+    let with_port =
+        tidings::twilio::signature::sign(AUTH_TOKEN, "http://127.0.0.1:8080/webhooks/twilio/inbound", &pairs);
+    let res = app
+        .client
+        .post(app.url("/webhooks/twilio/inbound"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", with_port)
+        .body(serde_urlencoded::to_string(&pairs).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.count("inbound_messages").await, 1);
+}
