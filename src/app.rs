@@ -32,6 +32,7 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     pub scripts: Scripts,
     pub outbox: crate::outbox::dispatcher::Outbox,
+    pub push: crate::push::worker::Pusher,
 }
 
 impl AppState {
@@ -48,6 +49,7 @@ impl AppState {
             login_throttle: LoginThrottle::new(&settings.auth),
             scripts: Scripts::new(&settings.scripts),
             outbox: Default::default(),
+            push: Default::default(),
             settings: Arc::new(settings),
             db,
             clock,
@@ -61,7 +63,8 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     stop: CancellationToken,
-    dispatcher: tokio::task::JoinHandle<()>,
+    /// The dispatcher and the push worker: they stop with the stop token and finish what is in flight.
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Binds the HTTP server on `server.listen` with the given state.
@@ -96,6 +99,7 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .configure(crate::replies::dnc::routes)
             .configure(crate::replies::inbound::routes)
             .configure(crate::replies::threads::routes)
+            .configure(crate::push::api::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::new(
                     actix_web::http::StatusCode::NOT_FOUND,
@@ -112,7 +116,8 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
     .run();
     let stop = CancellationToken::new();
     let dispatcher = crate::outbox::dispatcher::spawn(state.clone(), stop.clone());
-    Ok(Application { address, server, state, stop, dispatcher })
+    let pusher = crate::push::worker::spawn(state.clone(), stop.clone());
+    Ok(Application { address, server, state, stop, workers: vec![dispatcher, pusher] })
 }
 
 impl Application {
@@ -137,7 +142,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.stop.cancel();
-        let _ = self.dispatcher.await;
+        futures_util::future::join_all(self.workers).await;
         result
     }
 
@@ -154,9 +159,9 @@ impl Application {
             handle.stop(true).await;
         });
         let served = self.server.await.context("HTTP server");
-        // The dispatcher finishes the POSTs in flight before the process ends.
+        // The workers finish the POSTs in flight before the process ends.
         self.stop.cancel();
-        let _ = self.dispatcher.await;
+        futures_util::future::join_all(self.workers).await;
         served
     }
 }

@@ -19,6 +19,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0005_media.sql")),
     M::up(include_str!("../migrations/0006_consent.sql")),
     M::up(include_str!("../migrations/0007_inbound.sql")),
+    M::up(include_str!("../migrations/0008_push.sql")),
 ];
 
 /// The schema version this binary writes.

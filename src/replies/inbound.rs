@@ -136,6 +136,7 @@ async fn receive(state: &web::Data<AppState>, reply: Reply) -> Result<(), ApiErr
         .await?;
     if stored {
         state.outbox.wake();
+        state.push.wake();
     }
     Ok(())
 }
@@ -235,10 +236,17 @@ fn store_reply(
     } else {
         r.body.chars().take(140).collect()
     };
-    tx.prepare_cached(
-        "INSERT INTO notifications (agent_id, contact_id, message_id, title, preview, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![agent.id, contact_id, id, name, preview, millis(now)])?;
+    let notification = tx
+        .prepare_cached(
+            "INSERT INTO notifications (agent_id, contact_id, message_id, title, preview, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .insert(params![agent.id, contact_id, id, name, preview, millis(now)])?;
+    // One push per device of the agent (R-PUSH-2), badge = the agent's unread notifications.
+    let unread: u32 = tx
+        .prepare_cached("SELECT count(*) FROM notifications WHERE agent_id = ?1 AND read_at IS NULL")?
+        .query_row([agent.id], |r| r.get(0))?;
+    let payload = crate::push::payload::build(&name, &preview, unread, contact_id, id);
+    crate::push::store::queue(tx, agent.id, notification, &payload, now)?;
     // HELP is answered (carriers require it), ahead of other traffic and outside the limits.
     if let (Some(text), Some(sender)) = (help, &agent.sending_number) {
         let seg = crate::compose::segments::segment(&text);

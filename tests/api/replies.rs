@@ -456,3 +456,115 @@ async fn a_signature_for_another_url_is_refused() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.count("inbound_messages").await, 1);
 }
+
+const APNS_TOKEN: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+
+#[tokio::test]
+async fn devices_belong_to_one_agent_at_a_time() {
+    let app = spawn_app().await;
+    let (_, a) = app.agent("a@example.com", json!({})).await;
+    let (_, b) = app.agent("b@example.com", json!({})).await;
+    let res = app
+        .post("/v1/devices", &a, &json!({"platform": "apns", "token": APNS_TOKEN, "environment": "sandbox"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let device: Value = res.json().await.unwrap();
+    assert_eq!(device["environment"], "sandbox");
+    app.post("/v1/devices", &a, &json!({"platform": "fcm", "token": "fcm-token:APA91bH-x_y"})).await;
+    let res = app.post("/v1/devices", &b, &json!({"platform": "apns", "token": APNS_TOKEN})).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "the token moves to the caller");
+    let mine: Value = app.get("/v1/devices", &a).await.json().await.unwrap();
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+    let theirs: Value = app.get("/v1/devices", &b).await.json().await.unwrap();
+    assert_eq!(theirs["items"][0]["token"], APNS_TOKEN);
+    problem(
+        app.delete(&format!("/v1/devices/{}", device["id"]), &a).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    problem(
+        app.post("/v1/devices", &a, &json!({"platform": "apns", "token": "not hex"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    )
+    .await;
+    problem(
+        app.post("/v1/devices", &a, &json!({"platform": "webpush", "token": "x"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    )
+    .await;
+    assert_eq!(
+        app.delete(&format!("/v1/devices/{}", device["id"]), &b).await.status(),
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[tokio::test]
+async fn a_reply_is_pushed_to_every_device_of_its_agent_and_no_other() {
+    let app = spawn_app().await;
+    let (_, a) = agent_with_number(&app).await;
+    let (_, b) = app.agent("b@example.com", json!({})).await;
+    app.post("/v1/devices", &a, &json!({"platform": "apns", "token": APNS_TOKEN})).await;
+    app.post("/v1/devices", &a, &json!({"platform": "fcm", "token": "fcm-token-a"})).await;
+    app.post("/v1/devices", &b, &json!({"platform": "fcm", "token": "fcm-token-b"})).await;
+    let c = app
+        .contact(
+            &a,
+            json!({"first_name": "Jane", "last_name": "Doe", "phones": [{"number": "312-555-0142"}]}),
+        )
+        .await;
+    reply(&app, "SM40", "+13125550142", "+13125550100", "Can we see it Sunday?", false).await;
+    let mut pushes = Value::Null;
+    for _ in 0..100 {
+        pushes = app.get("/v1/sandbox/pushes", &a).await.json().await.unwrap();
+        if pushes["items"].as_array().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let items = pushes["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{pushes}");
+    for p in items {
+        assert_eq!(p["payload"]["title"], "Jane Doe");
+        assert_eq!(p["payload"]["body"], "Can we see it Sunday?");
+        assert_eq!(p["payload"]["badge"], 1);
+        assert_eq!(p["payload"]["thread"], format!("contact-{}", c["id"]));
+        assert_eq!(p["payload"]["contact_id"], c["id"]);
+        assert!(p["payload"]["message_id"].is_i64());
+    }
+    let other: Value = app.get("/v1/sandbox/pushes", &b).await.json().await.unwrap();
+    assert_eq!(other["items"], json!([]), "no push goes to another agent's device");
+}
+
+#[tokio::test]
+async fn pushes_queued_before_a_restart_go_out_after_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tidings.db");
+    let app = start(&db, |_| {}).await;
+    let (id, t) = app.agent("a@example.com", json!({})).await;
+    app.post("/v1/devices", &t, &json!({"platform": "fcm", "token": "fcm-token-a"})).await;
+    app.stop().await;
+    // What a crash leaves: a reply stored, its push queued, the worker gone.
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO contacts (id, agent_id, first_name, source, sort_key, created_at, updated_at) VALUES (900, {id}, 'Jane', 'manual', 'jane', 0, 0);
+             INSERT INTO inbound_messages (id, twilio_sid, agent_id, contact_id, sender, recipient, body, created_at) VALUES (1, 'SMx', {id}, 900, '+1', '+1', 'hi', 0);
+             INSERT INTO notifications (id, agent_id, contact_id, message_id, title, preview, created_at) VALUES (1, {id}, 900, 1, 'Jane', 'hi', 0);
+             INSERT INTO pushes (device_id, notification_id, payload, status, next_attempt_at, created_at, updated_at)
+               SELECT id, 1, '{{\"title\":\"Jane\",\"body\":\"hi\",\"badge\":1,\"thread\":\"contact-900\",\"contact_id\":900,\"message_id\":1}}', 'sending', 0, 0, 0 FROM devices;"
+        ))
+        .unwrap();
+    }
+    let app = start(&db, |_| {}).await;
+    for _ in 0..100 {
+        if app.count("sandbox_pushes").await == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.count("sandbox_pushes").await, 1, "sent after the restart, once");
+}

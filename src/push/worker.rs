@@ -1,0 +1,133 @@
+//! The push worker (R-PUSH-2): claims due pushes, hands each to its provider, retries with
+//! backoff up to a maximum of attempts, and forgets tokens the provider says are dead.
+
+use std::time::Duration;
+
+use actix_web::web;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::store::{self, Claimed};
+use crate::app::AppState;
+use crate::db::millis;
+
+/// Tries before a push that keeps failing for a passing reason is dropped.
+pub const MAX_ATTEMPTS: u32 = 8;
+const CONCURRENCY: usize = 8;
+
+#[derive(Default)]
+pub struct Pusher {
+    wake: Notify,
+}
+
+impl Pusher {
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// What a provider said about one push.
+#[derive(Debug)]
+pub enum Outcome {
+    Sent,
+    /// 429/5xx/network: try again, not before `after` when the provider said.
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
+    /// The token is dead (APNs 410/BadDeviceToken, FCM UNREGISTERED): forget the device.
+    DeadToken(String),
+    /// Will not succeed by trying again (configuration, a refused payload): logged and dropped.
+    Drop(String),
+}
+
+pub fn spawn(state: web::Data<AppState>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = run(state, stop).await {
+            tracing::error!(error = format!("{e:#}"), "the push worker stopped");
+        }
+    })
+}
+
+async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Result<()> {
+    let now = state.clock.now();
+    state.db.write(move |tx| store::recover(tx, now)).await?;
+    while !stop.is_cancelled() {
+        let now = state.clock.now();
+        let claimed = state.db.write(move |tx| store::claim(tx, now, CONCURRENCY)).await?;
+        if claimed.is_empty() {
+            tokio::select! {
+                _ = state.push.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = stop.cancelled() => {}
+            }
+            continue;
+        }
+        // Pushes in flight finish before the next claim, and before a stop.
+        let outcomes = futures_util::future::join_all(claimed.iter().map(|p| deliver(&state, p))).await;
+        let now = state.clock.now();
+        let results: Vec<(Claimed, Outcome)> = claimed.into_iter().zip(outcomes).collect();
+        state
+            .db
+            .write(move |tx| {
+                for (p, outcome) in &results {
+                    match outcome {
+                        Outcome::Sent => store::finish(tx, p.id, "sent", None, now)?,
+                        Outcome::Retry { error, .. } if p.attempts >= MAX_ATTEMPTS => store::finish(
+                            tx,
+                            p.id,
+                            "failed",
+                            Some(&format!("gave up after {} tries: {error}", p.attempts)),
+                            now,
+                        )?,
+                        Outcome::Retry { error, after } => {
+                            let backoff = crate::outbox::dispatcher::backoff(
+                                Duration::from_secs(2),
+                                p.attempts,
+                                *after,
+                            );
+                            let at =
+                                jiff::Timestamp::from_millisecond(millis(now) + backoff.as_millis() as i64)
+                                    .unwrap_or(now);
+                            store::retry(tx, p.id, at, error, now)?
+                        }
+                        Outcome::DeadToken(why) => {
+                            tracing::info!(device = p.device_id, %why, "forgetting a dead push token");
+                            store::forget_device(tx, p.device_id)?
+                        }
+                        Outcome::Drop(why) => {
+                            tracing::error!(push = p.id, %why, "a push was refused; not retrying");
+                            store::finish(tx, p.id, "failed", Some(why), now)?
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// Hands one push to its provider. Only the sandbox exists yet: it records the push.
+async fn deliver(state: &AppState, p: &Claimed) -> Outcome {
+    let row = (
+        p.platform.clone(),
+        p.token.clone(),
+        serde_json::to_string(&p.payload).unwrap_or_default(),
+        millis(state.clock.now()),
+    );
+    let recorded = state
+        .db
+        .write(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO sandbox_pushes (platform, token, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(rusqlite::params![row.0, row.1, row.2, row.3])?;
+            Ok(())
+        })
+        .await;
+    match recorded {
+        Ok(()) => Outcome::Sent,
+        Err(e) => Outcome::Retry { error: format!("{e:#}"), after: None },
+    }
+}
