@@ -249,7 +249,18 @@ async fn deliver(
             m.sending_since.unwrap_or(now).saturating_sub(jiff::SignedDuration::from_mins(5)).unwrap_or(now);
         match state.sms.sent_since(&m.recipient, &m.sender, since).await {
             Ok(found) => {
-                if let Some(r) = found.into_iter().find(|r| r.body.as_deref().is_none_or(|b| b == m.body)) {
+                // The same text may have gone to this number before (another batch): only a sid we
+                // have not recorded, sent no earlier than this attempt began, can be this one.
+                let mut candidates = Vec::new();
+                for r in found {
+                    let fits = r.body.as_deref().is_none_or(|b| b == m.body)
+                        && r.sent_at().is_none_or(|t| t >= since);
+                    let sid = r.sid.clone();
+                    if fits && !state.db.read(move |c| store::sid_known(c, &sid)).await? {
+                        candidates.push(r);
+                    }
+                }
+                if let Some(r) = candidates.into_iter().next() {
                     tracing::info!(id, sid = %r.sid, "reconciled: Twilio has the text, not sending it again");
                     let segments = r.segments();
                     return state

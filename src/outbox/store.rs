@@ -179,7 +179,9 @@ pub fn mark_sent(
     now: jiff::Timestamp,
 ) -> anyhow::Result<()> {
     conn.prepare_cached(
-        "UPDATE messages SET status = 'sent', twilio_sid = ?2, twilio_status = ?3, segments = coalesce(?4, segments),
+        // OR IGNORE: a sid already on another row (a reconcile that picked the wrong text) must not
+        // fail the batch it is recorded with; the row stays `sending` until the next start reconciles it.
+        "UPDATE OR IGNORE messages SET status = 'sent', twilio_sid = ?2, twilio_status = ?3, segments = coalesce(?4, segments),
              reconcile = 0, sent_at = ?5, updated_at = ?5, error_code = NULL, error_message = NULL
          WHERE id = ?1 AND status = 'sending'",
     )?
@@ -394,6 +396,11 @@ pub fn remember(
         )?
         .execute(params![agent_id, key, hash, status, response, millis(now)])?
         == 1)
+}
+
+/// Whether a Twilio sid is already recorded on a message.
+pub fn sid_known(conn: &Connection, sid: &str) -> anyhow::Result<bool> {
+    Ok(conn.prepare_cached("SELECT 1 FROM messages WHERE twilio_sid = ?1")?.exists([sid])?)
 }
 
 /// Stores the answer given under a key taken with [`remember`].

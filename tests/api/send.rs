@@ -734,3 +734,25 @@ async fn the_sandbox_records_what_it_sends_and_delivers_it() {
     assert_eq!(list["items"][0]["sid"], m["twilio_sid"]);
     assert!(app.twilio.received_requests().await.unwrap().iter().all(|r| r.method.as_str() != "POST"));
 }
+
+#[tokio::test]
+async fn reconciling_never_adopts_a_text_already_recorded() {
+    let app = spawn_app_with(|s| {
+        fast(s);
+        s.twilio.request_timeout_ms = 300;
+    })
+    .await;
+    // Every answer is lost; the same body goes to the same number twice.
+    let sent = twilio_accepts(&app, Duration::from_millis(800)).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = contacts(&app, &t, 1).await;
+    let (first, m1) = send_one(&app, &t, ids[0]).await;
+    settled(&app, &t, &first).await;
+    let (second, m2) = send_one(&app, &t, ids[0]).await;
+    settled(&app, &t, &second).await;
+    let a: Value = app.get(&format!("/v1/messages/{m1}"), &t).await.json().await.unwrap();
+    let b: Value = app.get(&format!("/v1/messages/{m2}"), &t).await.json().await.unwrap();
+    assert_eq!((a["status"].as_str(), b["status"].as_str()), (Some("sent"), Some("sent")));
+    assert_ne!(a["twilio_sid"], b["twilio_sid"], "each text keeps its own sid");
+    assert_eq!(sent.lock().unwrap().len(), 2, "one POST each");
+}
