@@ -2,7 +2,7 @@
 //! forward-only migrations, and the two ways features touch it: `read` and `write` (a
 //! `BEGIN IMMEDIATE` transaction). Both run on the blocking pool, never on an actix worker.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -71,7 +71,6 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<usize> {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
-    path: PathBuf,
     /// One write transaction at a time in this process: writers queue here, in order, instead
     /// of in SQLite's busy handler, which sleeps in steps of milliseconds.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
@@ -109,11 +108,7 @@ impl Db {
             }))
             .build()
             .context("building the database pool")?;
-        Ok(Db { pool, path: path.to_path_buf(), writer: Default::default() })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Db { pool, writer: Default::default() })
     }
 
     /// Runs `f` with a connection, off the async workers.

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -161,15 +161,14 @@ fn calling_code(e164: &str) -> Option<u16> {
     phonenumber::parse(None, e164).ok().map(|n| n.code().value())
 }
 
+/// The numbers a query finds; `args` end with the JSON array of numbers it searches.
 fn numbers_in(
     conn: &Connection,
     sql: &str,
-    first: &str,
-    numbers: &[&str],
+    args: &[&dyn rusqlite::ToSql],
 ) -> anyhow::Result<HashSet<String>> {
-    let json = serde_json::to_string(numbers)?;
     let mut stmt = conn.prepare_cached(sql)?;
-    let found = stmt.query_map(params![first, json], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let found = stmt.query_map(args, |r| r.get(0))?.collect::<Result<_, _>>()?;
     Ok(found)
 }
 
@@ -330,18 +329,17 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
         })
         .collect();
     let numbers: Vec<&str> = resolved.iter().filter_map(|r| r.as_deref().ok()).collect();
+    let numbers = serde_json::to_string(&numbers)?;
     let dnc = numbers_in(
         conn,
-        "SELECT number FROM dnc_numbers WHERE ?1 = ?1 AND number IN (SELECT value FROM json_each(?2))",
-        "",
-        &numbers,
+        "SELECT number FROM dnc_numbers WHERE number IN (SELECT value FROM json_each(?1))",
+        &[&numbers],
     )?;
     let opted_out = match &sender {
         Some(s) => numbers_in(
             conn,
             "SELECT number FROM opt_outs WHERE sender = ?1 AND number IN (SELECT value FROM json_each(?2))",
-            s,
-            &numbers,
+            &[s, &numbers],
         )?,
         None => HashSet::new(),
     };

@@ -341,10 +341,3 @@ pub fn list(
     }
     Ok((out, next))
 }
-
-/// How many contacts the agent has.
-pub fn count(conn: &Connection, agent_id: i64) -> anyhow::Result<i64> {
-    Ok(conn
-        .prepare_cached("SELECT count(*) FROM contacts WHERE agent_id = ?1")?
-        .query_row([agent_id], |r| r.get(0))?)
-}

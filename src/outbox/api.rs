@@ -89,31 +89,38 @@ fn limit_error(name: &str, c: &crate::limits::Counter) -> ApiError {
     .with("resets_at", c.resets_at.to_string())
 }
 
+/// A quote as remembered: what was asked, and what it came to.
+struct StoredQuote {
+    id: String,
+    request: String,
+    fingerprint: String,
+    expires_at: i64,
+}
+
+fn stored_quote(c: &rusqlite::Connection, agent_id: i64, id: String) -> anyhow::Result<Option<StoredQuote>> {
+    use rusqlite::OptionalExtension;
+    Ok(c.prepare_cached(
+        "SELECT request, fingerprint, expires_at FROM quotes WHERE id = ?1 AND agent_id = ?2",
+    )?
+    .query_row(rusqlite::params![id, agent_id], |r| {
+        Ok(StoredQuote { id: id.clone(), request: r.get(0)?, fingerprint: r.get(1)?, expires_at: r.get(2)? })
+    })
+    .optional()?)
+}
+
 /// Quotes and queues in one go; the answer is `(status, body)` so idempotency can store it.
 async fn queue(
     state: &web::Data<AppState>,
     me: &Agent,
     request: QuoteRequest,
-    from_quote: Option<String>,
+    from_quote: Option<StoredQuote>,
     priority: Priority,
     idempotency: Option<(String, String)>,
 ) -> ApiResult<(StatusCode, Value)> {
     let (worker, agent, req) = (state.clone(), me.clone(), request.clone());
     let fresh: Quote = state.db.read(move |c| quote::build(&worker, c, &agent, &req)).await?;
-    if let Some(quote_id) = &from_quote {
-        let (agent_id, qid) = (me.id, quote_id.clone());
-        let stored: Option<(String, i64)> = state
-            .db
-            .read(move |c| {
-                use rusqlite::OptionalExtension;
-                Ok(c.prepare_cached(
-                    "SELECT fingerprint, expires_at FROM quotes WHERE id = ?1 AND agent_id = ?2",
-                )?
-                .query_row(rusqlite::params![qid, agent_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?)
-            })
-            .await?;
-        let (fingerprint, expires) = stored.ok_or_else(|| ApiError::not_found("quote"))?;
+    if let Some(StoredQuote { fingerprint, expires_at, .. }) = &from_quote {
+        let (fingerprint, expires) = (fingerprint.clone(), *expires_at);
         let expired = crate::db::timestamp(expires) < state.clock.now();
         if expired || fingerprint != fresh.fingerprint {
             let (code, why) = if expired {
@@ -198,7 +205,7 @@ async fn queue(
                 return Err(limit_error(name, c).into());
             }
             let batch =
-                NewBatch { id: &bid, agent_id, quote_id: from_quote.as_deref(), priority, script, sender: &sender, counted: true };
+                NewBatch { id: &bid, agent_id, quote_id: from_quote.as_ref().map(|q| q.id.as_str()), priority, script, sender: &sender, counted: true };
             let ids = store::queue(tx, &batch, &msgs, &p, now)?;
             #[derive(serde::Serialize)]
             struct Queued<'a> {
@@ -263,20 +270,12 @@ async fn send(
     let (request, quote_id) = match source {
         Source::Verify(r) => (r, None),
         Source::Quote(id) => {
-            let (agent, qid) = (me.id, id.clone());
-            let stored: Option<String> = state
-                .db
-                .read(move |c| {
-                    use rusqlite::OptionalExtension;
-                    Ok(c.prepare_cached("SELECT request FROM quotes WHERE id = ?1 AND agent_id = ?2")?
-                        .query_row(rusqlite::params![qid, agent], |r| r.get(0))
-                        .optional()?)
-                })
-                .await?;
+            let agent = me.id;
+            let stored = state.db.read(move |c| stored_quote(c, agent, id)).await?;
             let stored = stored.ok_or_else(|| ApiError::not_found("quote"))?;
             let request: QuoteRequest =
-                serde_json::from_str(&stored).map_err(|e| ApiError::internal(e.into()))?;
-            (request, Some(id))
+                serde_json::from_str(&stored.request).map_err(|e| ApiError::internal(e.into()))?;
+            (request, Some(stored))
         }
     };
     let idempotency = key.clone().map(|k| (k, hash.clone()));

@@ -130,39 +130,14 @@ fn quote_prints_encoding_segments_and_credits() {
 
 #[test]
 fn serve_demo_seeds_once_answers_and_stops_gracefully_on_sigterm() {
-    use std::io::{BufRead, BufReader};
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     for run in 0..2 {
-        let mut child = tidings(dir.path())
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.split_whitespace()
-                    .find(|w| w.starts_with("http://"))
-                    .map(|u| u.trim_end_matches("/v1/auth/login").to_owned())
-            })
-            .expect("the demo prints where to log in");
+        let (mut child, base) = crate::helpers::serve_demo(dir.path(), &[]);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let contacts = rt.block_on(async {
             let client = reqwest::Client::new();
-            let login: serde_json::Value = client
-                .post(format!("{base}/v1/auth/login"))
-                .json(&serde_json::json!({"email": "agent@demo.tidings.test", "password": "demo-agent-password"}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let token = login["token"].as_str().unwrap().to_owned();
+            let (token, login) = crate::helpers::demo_login(&client, &base).await;
             assert_eq!(login["agent"]["sending_number"], "+13125550100", "run {run}");
             let list: serde_json::Value = client
                 .get(format!("{base}/v1/contacts?limit=200"))

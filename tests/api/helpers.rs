@@ -220,3 +220,43 @@ pub async fn problem(res: Response, status: StatusCode, code: &str) -> Value {
     assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
     body
 }
+
+/// Starts the real binary as `tidings serve --demo` on port 0, its database in `dir`, with `env`
+/// added; returns it and the address it printed.
+pub fn serve_demo(dir: &Path, env: &[(&str, String)]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env("TIDINGS_DATABASE__PATH", dir.join("t.db"))
+        .env("TIDINGS_LOG__FORMAT", "json")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tidings serve");
+    let base = BufReader::new(child.stdout.take().expect("stdout"))
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .map(|u| u.trim_end_matches("/v1/auth/login").to_owned())
+        })
+        .expect("the demo prints where to log in");
+    (child, base)
+}
+
+/// Logs the demo agent in over HTTP: its token and the whole answer.
+pub async fn demo_login(client: &reqwest::Client, base: &str) -> (String, Value) {
+    let res: Value = client
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"email": "agent@demo.tidings.test", "password": "demo-agent-password"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    (res["token"].as_str().expect("token").to_owned(), res)
+}

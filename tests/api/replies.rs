@@ -431,29 +431,19 @@ async fn a_signature_for_another_url_is_refused() {
     ];
     let other =
         tidings::twilio::signature::sign(AUTH_TOKEN, "http://127.0.0.1:8080/webhooks/twilio/status", &pairs);
-    let res = app
-        .client
-        .post(app.url("/webhooks/twilio/inbound"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", other)
-        .body(serde_urlencoded::to_string(&pairs).unwrap())
-        .send()
-        .await
-        .unwrap();
-    problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let post = |signature: String| {
+        app.client
+            .post(app.url("/webhooks/twilio/inbound"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", signature)
+            .body(serde_urlencoded::to_string(&pairs).unwrap())
+            .send()
+    };
+    problem(post(other).await.unwrap(), StatusCode::FORBIDDEN, "forbidden").await;
     // The same request signed for the URL with its default port is accepted.
     let with_port =
         tidings::twilio::signature::sign(AUTH_TOKEN, "http://127.0.0.1:8080/webhooks/twilio/inbound", &pairs);
-    let res = app
-        .client
-        .post(app.url("/webhooks/twilio/inbound"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", with_port)
-        .body(serde_urlencoded::to_string(&pairs).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(post(with_port).await.unwrap().status(), StatusCode::OK);
     assert_eq!(app.count("inbound_messages").await, 1);
 }
 

@@ -518,53 +518,16 @@ async fn a_crash_mid_bulk_loses_nothing_and_sends_nothing_twice() {
     let twilio = twilio_stand_in().await;
     let sent = accepting(&twilio, Duration::from_millis(150)).await;
     let dir = tempfile::tempdir().unwrap();
-    let start = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-            .current_dir(dir.path())
-            .env("TIDINGS_DATABASE__PATH", dir.path().join("t.db"))
-            .env("TIDINGS_TWILIO__ACCOUNT_SID", ACCOUNT_SID)
-            .env("TIDINGS_TWILIO__AUTH_TOKEN", AUTH_TOKEN)
-            .env("TIDINGS_TWILIO__API_BASE", twilio.uri())
-            .env("TIDINGS_SENDING__LONG_CODE", "1000")
-            .env("TIDINGS_SENDING__CONCURRENCY", "4")
-            .env("TIDINGS_LOG__FORMAT", "json")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let address = |child: &mut std::process::Child| {
-        use std::io::{BufRead, BufReader};
-        BufReader::new(child.stdout.take().unwrap())
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.split_whitespace()
-                    .find(|w| w.starts_with("http://"))
-                    .map(|u| u.trim_end_matches("/v1/auth/login").to_owned())
-            })
-            .unwrap()
-    };
+    let env = [
+        ("TIDINGS_TWILIO__ACCOUNT_SID", ACCOUNT_SID.to_owned()),
+        ("TIDINGS_TWILIO__AUTH_TOKEN", AUTH_TOKEN.to_owned()),
+        ("TIDINGS_TWILIO__API_BASE", twilio.uri()),
+        ("TIDINGS_SENDING__LONG_CODE", "1000".to_owned()),
+        ("TIDINGS_SENDING__CONCURRENCY", "4".to_owned()),
+    ];
     let client = reqwest::Client::new();
-    let login = |base: String| {
-        let client = client.clone();
-        async move {
-            let res: Value = client
-                .post(format!("{base}/v1/auth/login"))
-                .json(&json!({"email": "agent@demo.tidings.test", "password": "demo-agent-password"}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            res["token"].as_str().unwrap().to_owned()
-        }
-    };
-    let mut first = start();
-    let base = address(&mut first);
-    let token = login(base.clone()).await;
+    let (mut first, base) = serve_demo(dir.path(), &env);
+    let (token, _) = demo_login(&client, &base).await;
     let list: Value = client
         .get(format!("{base}/v1/contacts?limit=200"))
         .bearer_auth(&token)
@@ -594,9 +557,8 @@ async fn a_crash_mid_bulk_loses_nothing_and_sends_nothing_twice() {
     let before = sent.lock().unwrap().len();
     assert!(before < expected, "killed mid-bulk");
 
-    let mut second = start();
-    let base = address(&mut second);
-    let token = login(base.clone()).await;
+    let (mut second, base) = serve_demo(dir.path(), &env);
+    let (token, _) = demo_login(&client, &base).await;
     let batch_id = batch["batch_id"].as_str().unwrap();
     let mut done = Value::Null;
     for _ in 0..600 {
