@@ -49,7 +49,7 @@ impl AppState {
             login_throttle: LoginThrottle::new(&settings.auth),
             scripts: Scripts::new(&settings.scripts),
             outbox: Default::default(),
-            push: Default::default(),
+            push: crate::push::worker::Pusher::new(&settings)?,
             settings: Arc::new(settings),
             db,
             clock,

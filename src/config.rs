@@ -55,10 +55,23 @@ pub const KEYS: &[&str] = &[
     "sending.sandbox_delivery_ms",
     "sending.retry_base_ms",
     "replies.help_text",
+    "apns.key_id",
+    "apns.team_id",
+    "apns.key",
+    "apns.topic",
+    "apns.base_url",
+    "apns.sandbox_base_url",
+    "apns.ca_file",
+    "fcm.service_account",
+    "fcm.base_url",
+    "push.concurrency",
+    "push.max_attempts",
+    "push.timeout_ms",
 ];
 
 /// Keys whose values are secrets: they may come from `*_FILE` and are never printed.
-pub const SECRET_KEYS: &[&str] = &["twilio.auth_token", "twilio.api_key_secret"];
+pub const SECRET_KEYS: &[&str] =
+    &["twilio.auth_token", "twilio.api_key_secret", "apns.key", "fcm.service_account"];
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -75,6 +88,9 @@ pub struct Settings {
     pub scripts: ScriptSettings,
     pub sending: SendingSettings,
     pub replies: ReplySettings,
+    pub apns: ApnsSettings,
+    pub fcm: FcmSettings,
+    pub push: PushSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -198,6 +214,77 @@ impl Default for ReplySettings {
                         Msg & data rates may apply."
                     .into(),
         }
+    }
+}
+
+/// Apple push (R-PUSH-2): token-based auth with the `.p8` key. Unset key → no APNs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApnsSettings {
+    pub key_id: Option<String>,
+    pub team_id: Option<String>,
+    /// The `.p8` signing key (PEM); a secret.
+    pub key: Option<SecretString>,
+    /// The app's bundle id.
+    pub topic: Option<String>,
+    /// Where tokens registered as `production` go.
+    pub base_url: String,
+    /// Where tokens registered as `sandbox` (development builds) go.
+    pub sandbox_base_url: String,
+    /// A PEM root certificate trusted for the APNs connection (besides the system's).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for ApnsSettings {
+    fn default() -> Self {
+        Self {
+            key_id: None,
+            team_id: None,
+            key: None,
+            topic: None,
+            base_url: "https://api.push.apple.com".into(),
+            sandbox_base_url: "https://api.sandbox.push.apple.com".into(),
+            ca_file: None,
+        }
+    }
+}
+
+impl ApnsSettings {
+    pub fn configured(&self) -> bool {
+        self.key.is_some()
+    }
+}
+
+/// Firebase Cloud Messaging, HTTP v1 (R-PUSH-2). Unset service account → no FCM.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FcmSettings {
+    /// The service-account JSON downloaded from the Firebase console; a secret.
+    pub service_account: Option<SecretString>,
+    pub base_url: String,
+}
+
+impl Default for FcmSettings {
+    fn default() -> Self {
+        Self { service_account: None, base_url: "https://fcm.googleapis.com".into() }
+    }
+}
+
+/// The push worker (R-PUSH-2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushSettings {
+    /// Pushes in flight at once.
+    pub concurrency: usize,
+    /// Tries before a push that keeps failing for a passing reason is given up.
+    pub max_attempts: u32,
+    /// How long one call to APNs or FCM may take.
+    pub timeout_ms: u64,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self { concurrency: 32, max_attempts: 8, timeout_ms: 10_000 }
     }
 }
 
@@ -374,7 +461,7 @@ impl Settings {
         Ok(settings)
     }
 
-    fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> anyhow::Result<()> {
         fn fail(key: &str, msg: impl std::fmt::Display) -> anyhow::Error {
             anyhow::anyhow!("configuration key `{key}` ({}): {msg}", env_name(key))
         }
@@ -439,6 +526,7 @@ impl Settings {
                 "max_operations, max_call_levels and timeout_ms must be at least 1, max_string_bytes at least 2048",
             ));
         }
+        self.validate_push().map_err(|(key, why)| fail(key, why))?;
         if self.auth.token_ttl_hours == 0 {
             return Err(fail("auth.token_ttl_hours", "must be at least 1"));
         }
@@ -446,6 +534,36 @@ impl Settings {
             || self.auth.login_attempts_per_minute_per_email == 0
         {
             return Err(fail("auth.login_attempts_per_minute_per_*", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    fn validate_push(&self) -> Result<(), (&'static str, String)> {
+        let a = &self.apns;
+        if a.configured() {
+            let missing =
+                [("apns.key_id", &a.key_id), ("apns.team_id", &a.team_id), ("apns.topic", &a.topic)]
+                    .into_iter()
+                    .find(|(_, v)| v.as_deref().is_none_or(str::is_empty));
+            if let Some((key, _)) = missing {
+                return Err((key, "APNs needs key_id, team_id and topic with its key".into()));
+            }
+            crate::push::apns::signing_key(a).map_err(|e| ("apns.key", e.to_string()))?;
+        } else if a.key_id.is_some() || a.team_id.is_some() {
+            return Err((
+                "apns.key",
+                "APNs needs its .p8 key; set TIDINGS_APNS__KEY_FILE to the file holding it".into(),
+            ));
+        }
+        for (key, url) in [("apns.base_url", &a.base_url), ("apns.sandbox_base_url", &a.sandbox_base_url)] {
+            reqwest::Url::parse(url).map_err(|e| (key, format!("not a URL ({e})")))?;
+        }
+        if let Some(sa) = &self.fcm.service_account {
+            crate::push::fcm::service_account(sa).map_err(|e| ("fcm.service_account", format!("{e:#}")))?;
+        }
+        reqwest::Url::parse(&self.fcm.base_url).map_err(|e| ("fcm.base_url", format!("not a URL ({e})")))?;
+        if self.push.concurrency == 0 || self.push.max_attempts == 0 || self.push.timeout_ms == 0 {
+            return Err(("push.*", "concurrency, max_attempts and timeout_ms must be at least 1".into()));
         }
         Ok(())
     }

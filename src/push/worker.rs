@@ -7,22 +7,35 @@ use actix_web::web;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::apns::Apns;
+use super::fcm::Fcm;
 use super::store::{self, Claimed};
 use crate::app::AppState;
+use crate::config::Settings;
 use crate::db::millis;
 
-/// Tries before a push that keeps failing for a passing reason is dropped.
-pub const MAX_ATTEMPTS: u32 = 8;
-const CONCURRENCY: usize = 8;
-
-#[derive(Default)]
 pub struct Pusher {
     wake: Notify,
+    apns: Option<Apns>,
+    fcm: Option<Fcm>,
 }
 
 impl Pusher {
+    pub fn new(settings: &Settings) -> anyhow::Result<Pusher> {
+        Ok(Pusher {
+            wake: Notify::new(),
+            apns: Apns::new(&settings.apns, &settings.push)?,
+            fcm: Fcm::new(&settings.fcm, &settings.push)?,
+        })
+    }
+
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Neither APNs nor FCM configured: pushes are recorded, for `GET /v1/sandbox/pushes`.
+    pub fn sandbox(&self) -> bool {
+        self.apns.is_none() && self.fcm.is_none()
     }
 }
 
@@ -52,9 +65,10 @@ pub fn spawn(state: web::Data<AppState>, stop: CancellationToken) -> tokio::task
 async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Result<()> {
     let now = state.clock.now();
     state.db.write(move |tx| store::recover(tx, now)).await?;
+    let (concurrency, max_attempts) = (state.settings.push.concurrency, state.settings.push.max_attempts);
     while !stop.is_cancelled() {
         let now = state.clock.now();
-        let claimed = state.db.write(move |tx| store::claim(tx, now, CONCURRENCY)).await?;
+        let claimed = state.db.write(move |tx| store::claim(tx, now, concurrency)).await?;
         if claimed.is_empty() {
             tokio::select! {
                 _ = state.push.wake.notified() => {}
@@ -73,7 +87,7 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
                 for (p, outcome) in &results {
                     match outcome {
                         Outcome::Sent => store::finish(tx, p.id, "sent", None, now)?,
-                        Outcome::Retry { error, .. } if p.attempts >= MAX_ATTEMPTS => store::finish(
+                        Outcome::Retry { error, .. } if p.attempts >= max_attempts => store::finish(
                             tx,
                             p.id,
                             "failed",
@@ -108,8 +122,21 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
     Ok(())
 }
 
-/// Hands one push to its provider. Only the sandbox exists yet: it records the push.
+/// Hands one push to its provider.
 async fn deliver(state: &AppState, p: &Claimed) -> Outcome {
+    let pusher = &state.push;
+    match (p.platform.as_str(), &pusher.apns, &pusher.fcm) {
+        ("apns", Some(apns), _) => apns.send(p, state.clock.now()).await,
+        ("fcm", _, Some(fcm)) => fcm.send(p).await,
+        _ if pusher.sandbox() => record(state, p).await,
+        (platform, ..) => {
+            Outcome::Drop(format!("{platform} is not configured; set [{platform}] to reach this device"))
+        }
+    }
+}
+
+/// The sandbox provider: records the push.
+async fn record(state: &AppState, p: &Claimed) -> Outcome {
     let row = (
         p.platform.clone(),
         p.token.clone(),

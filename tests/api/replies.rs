@@ -152,7 +152,7 @@ async fn consent_changes_are_kept_in_a_ledger() {
 const PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 /// Posts a reply as Twilio would, signed unless `forged`.
-async fn reply(
+pub async fn reply(
     app: &TestApp,
     sid: &str,
     from: &str,
@@ -190,7 +190,7 @@ async fn reply(
         .unwrap()
 }
 
-async fn agent_with_number(app: &TestApp) -> (i64, String) {
+pub async fn agent_with_number(app: &TestApp) -> (i64, String) {
     let (id, t) = app.agent("a@example.com", json!({"name": "Alex Agent"})).await;
     assert_eq!(
         app.put("/v1/me/number", &t, &json!({"number": "+13125550100"})).await.status(),
