@@ -33,6 +33,7 @@ pub struct AppState {
     pub scripts: Scripts,
     pub outbox: crate::outbox::dispatcher::Outbox,
     pub push: crate::push::worker::Pusher,
+    pub inbox: crate::replies::inbound::Inbox,
 }
 
 impl AppState {
@@ -49,6 +50,7 @@ impl AppState {
             login_throttle: LoginThrottle::new(&settings.auth),
             scripts: Scripts::new(&settings.scripts),
             outbox: Default::default(),
+            inbox: Default::default(),
             push: crate::push::worker::Pusher::new(&settings)?,
             settings: Arc::new(settings),
             db,

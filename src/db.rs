@@ -20,6 +20,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0006_consent.sql")),
     M::up(include_str!("../migrations/0007_inbound.sql")),
     M::up(include_str!("../migrations/0008_push.sql")),
+    M::up(include_str!("../migrations/0009_unread.sql")),
 ];
 
 /// The schema version this binary writes.
@@ -72,8 +73,10 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<usize> {
 pub struct Db {
     pool: Pool,
     /// One write transaction at a time in this process: writers queue here, in order, instead
-    /// of in SQLite's busy handler, which sleeps in steps of milliseconds.
-    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// of in SQLite's busy handler, which sleeps in steps of milliseconds. The writer keeps its
+    /// connection, so its page cache stays warm (a connection's cache is dropped whenever another
+    /// connection has written).
+    writer: std::sync::Arc<tokio::sync::Mutex<Option<deadpool_sqlite::Object>>>,
 }
 
 impl Db {
@@ -127,16 +130,23 @@ impl Db {
         F: FnOnce(&Transaction) -> anyhow::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let _turn = self.writer.lock().await;
-        let conn = self.pool.get().await.context("getting a database connection")?;
-        conn.interact(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit().context("committing")?;
-            Ok(out)
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("database task failed: {e}"))?
+        let mut turn = self.writer.lock().await;
+        let conn = match turn.take() {
+            Some(conn) => conn,
+            None => self.pool.get().await.context("getting a database connection")?,
+        };
+        let done = conn
+            .interact(move |c| {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(&tx)?;
+                tx.commit().context("committing")?;
+                Ok(out)
+            })
+            .await;
+        // A connection whose task panicked is not kept.
+        let out = done.map_err(|e| anyhow::anyhow!("database task failed: {e}"))?;
+        *turn = Some(conn);
+        out
     }
 }
 

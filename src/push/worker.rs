@@ -66,12 +66,30 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
     let now = state.clock.now();
     state.db.write(move |tx| store::recover(tx, now)).await?;
     let (concurrency, max_attempts) = (state.settings.push.concurrency, state.settings.push.max_attempts);
-    while !stop.is_cancelled() {
+    let mut results: Vec<(Claimed, Outcome)> = Vec::new();
+    loop {
+        // One transaction records the last round's outcomes and claims the next round.
         let now = state.clock.now();
-        let claimed = state.db.write(move |tx| store::claim(tx, now, concurrency)).await?;
+        let done = std::mem::take(&mut results);
+        let claim = !stop.is_cancelled();
+        let claimed = state
+            .db
+            .write(move |tx| {
+                for (p, outcome) in &done {
+                    record_outcome(tx, p, outcome, max_attempts, now)?;
+                }
+                if claim { store::claim(tx, now, concurrency) } else { Ok(Vec::new()) }
+            })
+            .await?;
+        if !claim {
+            return Ok(());
+        }
         if claimed.is_empty() {
             tokio::select! {
-                _ = state.push.wake.notified() => {}
+                _ = state.push.wake.notified() => {
+                    // Replies come in bursts: a moment's wait sends a burst in one round.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
                 _ = stop.cancelled() => {}
             }
@@ -79,47 +97,41 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
         }
         // Pushes in flight finish before the next claim, and before a stop.
         let outcomes = futures_util::future::join_all(claimed.iter().map(|p| deliver(&state, p))).await;
-        let now = state.clock.now();
-        let results: Vec<(Claimed, Outcome)> = claimed.into_iter().zip(outcomes).collect();
-        state
-            .db
-            .write(move |tx| {
-                for (p, outcome) in &results {
-                    match outcome {
-                        Outcome::Sent => store::finish(tx, p.id, "sent", None, now)?,
-                        Outcome::Retry { error, .. } if p.attempts >= max_attempts => store::finish(
-                            tx,
-                            p.id,
-                            "failed",
-                            Some(&format!("gave up after {} tries: {error}", p.attempts)),
-                            now,
-                        )?,
-                        Outcome::Retry { error, after } => {
-                            let backoff = crate::outbox::dispatcher::backoff(
-                                Duration::from_secs(2),
-                                p.attempts,
-                                *after,
-                            );
-                            let at =
-                                jiff::Timestamp::from_millisecond(millis(now) + backoff.as_millis() as i64)
-                                    .unwrap_or(now);
-                            store::retry(tx, p.id, at, error, now)?
-                        }
-                        Outcome::DeadToken(why) => {
-                            tracing::info!(device = p.device_id, %why, "forgetting a dead push token");
-                            store::forget_device(tx, p.device_id)?
-                        }
-                        Outcome::Drop(why) => {
-                            tracing::error!(push = p.id, %why, "a push was refused; not retrying");
-                            store::finish(tx, p.id, "failed", Some(why), now)?
-                        }
-                    }
-                }
-                Ok(())
-            })
-            .await?;
+        results = claimed.into_iter().zip(outcomes).collect();
     }
-    Ok(())
+}
+
+fn record_outcome(
+    tx: &rusqlite::Connection,
+    p: &Claimed,
+    outcome: &Outcome,
+    max_attempts: u32,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    match outcome {
+        Outcome::Sent => store::finish(tx, p.id, "sent", None, now),
+        Outcome::Retry { error, .. } if p.attempts >= max_attempts => store::finish(
+            tx,
+            p.id,
+            "failed",
+            Some(&format!("gave up after {} tries: {error}", p.attempts)),
+            now,
+        ),
+        Outcome::Retry { error, after } => {
+            let backoff = crate::outbox::dispatcher::backoff(Duration::from_secs(2), p.attempts, *after);
+            let at =
+                jiff::Timestamp::from_millisecond(millis(now) + backoff.as_millis() as i64).unwrap_or(now);
+            store::retry(tx, p.id, at, error, now)
+        }
+        Outcome::DeadToken(why) => {
+            tracing::info!(device = p.device_id, %why, "forgetting a dead push token");
+            store::forget_device(tx, p.device_id)
+        }
+        Outcome::Drop(why) => {
+            tracing::error!(push = p.id, %why, "a push was refused; not retrying");
+            store::finish(tx, p.id, "failed", Some(why), now)
+        }
+    }
 }
 
 /// Hands one push to its provider.

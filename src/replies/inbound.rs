@@ -120,29 +120,102 @@ async fn sandbox_inbound(
 
 /// Stores a reply for the agent holding its `To` number (nothing for an unknown one).
 async fn receive(state: &web::Data<AppState>, reply: Reply) -> Result<(), ApiError> {
-    let to = reply.to.clone();
-    let Some(agent) = state.db.read(move |c| agent_for(c, &to)).await? else {
-        tracing::warn!(to = %reply.to, "a reply to a number no agent holds");
-        metrics::counter!("inbound_unknown_to_total").increment(1);
-        return Ok(());
-    };
-    let now = state.clock.now();
-    let intent = keywords::classify(&reply.body);
-    let help = format_help(state, &agent);
-    let answer_help = matches!(intent, Intent::Help) && !state.settings.twilio.advanced_opt_out;
-    let stored = state
-        .db
-        .write(move |tx| store_reply(tx, &agent, &reply, &intent, answer_help.then_some(help), now))
-        .await?;
-    if stored {
-        state.outbox.wake();
-        state.push.wake();
+    match state.inbox.submit(state, reply).await? {
+        Stored::New => {
+            state.outbox.wake();
+            state.push.wake();
+        }
+        Stored::Repeat => {}
+        Stored::UnknownTo(to) => {
+            tracing::warn!(%to, "a reply to a number no agent holds");
+            metrics::counter!("inbound_unknown_to_total").increment(1);
+        }
     }
     Ok(())
 }
 
-fn format_help(state: &AppState, agent: &crate::accounts::model::Agent) -> String {
-    state.settings.replies.help_text.replace("{agent}", &agent.name)
+/// What became of a reply.
+enum Stored {
+    New,
+    /// The same MessageSid again: nothing changed.
+    Repeat,
+    UnknownTo(String),
+}
+
+type Job = (Reply, tokio::sync::oneshot::Sender<anyhow::Result<Stored>>);
+
+/// Group commit for replies: while one transaction stores replies, the ones arriving queue and
+/// go together in the next (each in its own savepoint, so one bad reply fails alone). A burst of
+/// replies costs a few transactions instead of one each.
+#[derive(Default)]
+pub struct Inbox {
+    queue: std::sync::Mutex<Vec<Job>>,
+    leader: tokio::sync::Mutex<()>,
+}
+
+impl Inbox {
+    async fn submit(&self, state: &web::Data<AppState>, reply: Reply) -> anyhow::Result<Stored> {
+        let (done, mut result) = tokio::sync::oneshot::channel();
+        self.queue.lock().map_err(|_| anyhow::anyhow!("inbox lock poisoned"))?.push((reply, done));
+        let lead = self.leader.lock().await;
+        // A leader before us may have stored ours already.
+        if let Ok(r) = result.try_recv() {
+            return r;
+        }
+        let jobs =
+            std::mem::take(&mut *self.queue.lock().map_err(|_| anyhow::anyhow!("inbox lock poisoned"))?);
+        let (replies, waiting): (Vec<Reply>, Vec<_>) = jobs.into_iter().unzip();
+        let settings = state.settings.clone();
+        let now = state.clock.now();
+        let written = state
+            .db
+            .write(move |tx| {
+                let mut results = Vec::with_capacity(replies.len());
+                for reply in &replies {
+                    tx.execute_batch("SAVEPOINT reply")?;
+                    let r = store(tx, &settings, reply, now);
+                    tx.execute_batch(if r.is_ok() {
+                        "RELEASE reply"
+                    } else {
+                        "ROLLBACK TO reply; RELEASE reply"
+                    })?;
+                    results.push(r);
+                }
+                Ok(results)
+            })
+            .await;
+        // Answers go out once the transaction is committed, before the next leader starts.
+        match written {
+            Ok(results) => waiting.into_iter().zip(results).for_each(|(w, r)| {
+                let _ = w.send(r);
+            }),
+            Err(e) => {
+                // Every reply in it learns why (and Twilio retries them).
+                let why = format!("{e:#}");
+                waiting.into_iter().for_each(|w| {
+                    let _ = w.send(Err(anyhow::anyhow!("storing replies failed: {why}")));
+                });
+            }
+        }
+        drop(lead);
+        result.await.unwrap_or_else(|_| Err(anyhow::anyhow!("storing the reply failed")))
+    }
+}
+
+/// Stores one reply: finds its agent, reads its meaning, and writes everything it implies.
+fn store(
+    tx: &Connection,
+    settings: &crate::config::Settings,
+    reply: &Reply,
+    now: jiff::Timestamp,
+) -> anyhow::Result<Stored> {
+    let Some(agent) = agent_for(tx, &reply.to)? else {
+        return Ok(Stored::UnknownTo(reply.to.clone()));
+    };
+    let intent = keywords::classify(&reply.body);
+    let answer_help = matches!(intent, Intent::Help) && !settings.twilio.advanced_opt_out;
+    let help = answer_help.then(|| settings.replies.help_text.replace("{agent}", &agent.name));
+    Ok(if store_reply(tx, &agent, reply, &intent, help, now)? { Stored::New } else { Stored::Repeat })
 }
 
 fn agent_for(conn: &Connection, number: &str) -> anyhow::Result<Option<crate::accounts::model::Agent>> {
@@ -241,9 +314,12 @@ fn store_reply(
             "INSERT INTO notifications (agent_id, contact_id, message_id, title, preview, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
         .insert(params![agent.id, contact_id, id, name, preview, millis(now)])?;
-    // One push per device of the agent (R-PUSH-2), badge = the agent's unread notifications.
+    // One push per device of the agent (R-PUSH-2), badge = the agent's unread notifications,
+    // counted up to 999 (a badge says "many" by then, and counting stays cheap).
     let unread: u32 = tx
-        .prepare_cached("SELECT count(*) FROM notifications WHERE agent_id = ?1 AND read_at IS NULL")?
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM notifications WHERE agent_id = ?1 AND read_at IS NULL LIMIT 999)",
+        )?
         .query_row([agent.id], |r| r.get(0))?;
     let payload = crate::push::payload::build(&name, &preview, unread, contact_id, id);
     crate::push::store::queue(tx, agent.id, notification, &payload, now)?;
