@@ -102,6 +102,7 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .configure(crate::replies::inbound::routes)
             .configure(crate::replies::threads::routes)
             .configure(crate::push::api::routes)
+            .configure(crate::plans::api::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::new(
                     actix_web::http::StatusCode::NOT_FOUND,
@@ -119,7 +120,8 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
     let stop = CancellationToken::new();
     let dispatcher = crate::outbox::dispatcher::spawn(state.clone(), stop.clone());
     let pusher = crate::push::worker::spawn(state.clone(), stop.clone());
-    Ok(Application { address, server, state, stop, workers: vec![dispatcher, pusher] })
+    let scheduler = crate::plans::scheduler::spawn(state.clone(), stop.clone());
+    Ok(Application { address, server, state, stop, workers: vec![dispatcher, pusher, scheduler] })
 }
 
 impl Application {

@@ -67,6 +67,9 @@ pub const KEYS: &[&str] = &[
     "push.concurrency",
     "push.max_attempts",
     "push.timeout_ms",
+    "plans.quiet_start",
+    "plans.quiet_end",
+    "plans.team_notice",
 ];
 
 /// Keys whose values are secrets: they may come from `*_FILE` and are never printed.
@@ -91,6 +94,7 @@ pub struct Settings {
     pub apns: ApnsSettings,
     pub fcm: FcmSettings,
     pub push: PushSettings,
+    pub plans: PlanSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -285,6 +289,42 @@ pub struct PushSettings {
 impl Default for PushSettings {
     fn default() -> Self {
         Self { concurrency: 32, max_attempts: 8, timeout_ms: 10_000 }
+    }
+}
+
+/// Automated texts (R-PLAN, R-QH, R-TEAM).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlanSettings {
+    /// Automated texts go out from this time of day, recipient-local (`HH:MM`)…
+    pub quiet_start: String,
+    /// …until this one.
+    pub quiet_end: String,
+    /// The notice before a team agent's first text to a number; `{agent}` and `{team}` are replaced.
+    pub team_notice: String,
+}
+
+impl Default for PlanSettings {
+    fn default() -> Self {
+        Self {
+            quiet_start: "08:00".into(),
+            quiet_end: "21:00".into(),
+            team_notice:
+                "{agent} ({team}) here: you'll get texts from me at this number. Reply STOP to opt out \
+                          at any time, HELP for help."
+                    .into(),
+        }
+    }
+}
+
+impl PlanSettings {
+    /// The sending window; validated at start, so the fallbacks are never used.
+    pub fn window(&self) -> crate::plans::model::Window {
+        use crate::plans::model::parse_time;
+        crate::plans::model::Window {
+            start: parse_time(&self.quiet_start).unwrap_or(jiff::civil::Time::constant(8, 0, 0, 0)),
+            end: parse_time(&self.quiet_end).unwrap_or(jiff::civil::Time::constant(21, 0, 0, 0)),
+        }
     }
 }
 
@@ -527,6 +567,19 @@ impl Settings {
             ));
         }
         self.validate_push().map_err(|(key, why)| fail(key, why))?;
+        let pl = &self.plans;
+        match (
+            crate::plans::model::parse_time(&pl.quiet_start),
+            crate::plans::model::parse_time(&pl.quiet_end),
+        ) {
+            (Some(start), Some(end)) if start < end => {}
+            _ => {
+                return Err(fail(
+                    "plans.quiet_start",
+                    "quiet_start and quiet_end are HH:MM with start before end",
+                ));
+            }
+        }
         if self.auth.token_ttl_hours == 0 {
             return Err(fail("auth.token_ttl_hours", "must be at least 1"));
         }

@@ -21,6 +21,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0007_inbound.sql")),
     M::up(include_str!("../migrations/0008_push.sql")),
     M::up(include_str!("../migrations/0009_unread.sql")),
+    M::up(include_str!("../migrations/0010_plans.sql")),
 ];
 
 /// The schema version this binary writes.

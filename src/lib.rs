@@ -16,6 +16,7 @@ pub mod error;
 pub mod limits;
 pub mod ops;
 pub mod outbox;
+pub mod plans;
 pub mod push;
 pub mod replies;
 pub mod scripts;

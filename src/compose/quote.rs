@@ -172,7 +172,7 @@ fn numbers_in(
     Ok(found)
 }
 
-fn load_script(conn: &Connection, id: i64, kind: Kind) -> anyhow::Result<scripts::store::Script> {
+pub fn load_script(conn: &Connection, id: i64, kind: Kind) -> anyhow::Result<scripts::store::Script> {
     let script = scripts::store::get(conn, id)?.ok_or_else(|| ApiError::not_found("script"))?;
     if script.kind != kind {
         let field = if kind == Kind::Filter { "filter_script" } else { "template_script" };

@@ -36,7 +36,7 @@ async fn clear_png() -> HttpResponse {
     HttpResponse::Ok().content_type("image/png").body(CLEAR_PNG_BYTES)
 }
 
-fn media_urls(state: &AppState, ids: &[String]) -> Vec<String> {
+pub fn media_urls(state: &AppState, ids: &[String]) -> Vec<String> {
     ids.iter()
         .map(|id| {
             if id == CLEAR_PNG {
@@ -172,6 +172,7 @@ async fn queue(
     let now = state.clock.now();
     let (agent_id, script) = (me.id, fresh.template_script.as_ref().map(|s| (s.id, s.version)));
     let (bid, msgs, p) = (batch_id.clone(), outgoing.clone(), periods.clone());
+    let (agent, settings) = (me.clone(), state.settings.clone());
     let skipped: Vec<Value> = fresh
         .lines
         .iter()
@@ -204,6 +205,9 @@ async fn queue(
             if let Some((name, c)) = crate::limits::Counters::new(before, limits, &p, Some(request)).exceeded() {
                 return Err(limit_error(name, c).into());
             }
+            // A team agent's first text to a number goes after the team notice (R-TEAM-1).
+            let recipients: Vec<(i64, &str)> = msgs.iter().map(|m| (m.contact_id, m.recipient.as_str())).collect();
+            crate::plans::notices::precede(tx, &agent, &settings.plans.team_notice, &settings.plans.window(), &recipients, now)?;
             let batch =
                 NewBatch { id: &bid, agent_id, quote_id: from_quote.as_ref().map(|q| q.id.as_str()), priority, script, sender: &sender, counted: true };
             let ids = store::queue(tx, &batch, &msgs, &p, now)?;

@@ -297,8 +297,8 @@ fn store_reply(
         }
         Intent::Help | Intent::Nothing => {}
     }
-    // Plans (issue #7): a reply ends this contact's enrollments in plans that stop on reply.
-    // That call goes here, in this transaction, once plans exist.
+    // A reply ends this contact's enrollments in plans that stop on reply (R-PLAN-3).
+    crate::plans::store::stop_on_reply(tx, contact_id, now)?;
 
     // One notification per reply (R-IN-3); the push to the agent's devices hangs off it.
     let name = crate::contacts::store::get(tx, agent.id, contact_id)?

@@ -8,6 +8,7 @@ mod contacts;
 mod helpers;
 mod import;
 mod ops;
+mod plans;
 mod push;
 mod replies;
 mod scripts;

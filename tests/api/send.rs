@@ -19,7 +19,7 @@ fn messages_path() -> String {
 }
 
 /// What the stand-in was sent: (To, From, Body, sid), shared with its list endpoint.
-type Sent = Arc<Mutex<Vec<(String, String, String, String)>>>;
+pub type Sent = Arc<Mutex<Vec<(String, String, String, String)>>>;
 
 fn form(req: &Request) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes(&req.body).unwrap_or_default()
@@ -30,7 +30,7 @@ fn get<'a>(pairs: &'a [(String, String)], k: &str) -> &'a str {
 }
 
 /// Twilio accepting every text with a fresh sid (after `delay`), and listing what it took.
-async fn twilio_accepts(app: &TestApp, delay: Duration) -> Sent {
+pub async fn twilio_accepts(app: &TestApp, delay: Duration) -> Sent {
     accepting(&app.twilio, delay).await
 }
 
@@ -75,7 +75,7 @@ async fn accepting(server: &wiremock::MockServer, delay: Duration) -> Sent {
     sent
 }
 
-async fn sender(app: &TestApp, email: &str, extra: Value) -> (i64, String) {
+pub async fn sender(app: &TestApp, email: &str, extra: Value) -> (i64, String) {
     let (id, t) = app.agent(email, extra).await;
     assert_eq!(
         app.put("/v1/me/number", &t, &json!({"number": "+13125550100"})).await.status(),
@@ -578,11 +578,17 @@ async fn a_crash_mid_bulk_loses_nothing_and_sends_nothing_twice() {
     }
     assert_eq!(done["by_status"]["sent"], expected, "{done}");
     let log = sent.lock().unwrap().clone();
-    let mut recipients: Vec<&str> = log.iter().map(|s| s.0.as_str()).collect();
+    // The demo agent is on a team: each first text is preceded by the team notice (R-TEAM-1).
+    let (texts, notices): (Vec<_>, Vec<_>) = log.iter().partition(|s| s.2 == "Open house Sunday");
+    let mut recipients: Vec<&str> = texts.iter().map(|s| s.0.as_str()).collect();
     recipients.sort();
     let total = recipients.len();
     recipients.dedup();
     assert_eq!((total, recipients.len()), (expected, expected), "each recipient exactly once");
+    let mut noticed: Vec<&str> = notices.iter().map(|s| s.0.as_str()).collect();
+    noticed.sort();
+    noticed.dedup();
+    assert_eq!((notices.len(), noticed.len()), (expected, expected), "one notice each");
     let _ = second.kill();
 }
 

@@ -1,0 +1,99 @@
+//! The team privacy notice (R-TEAM-1/2): the first text from an agent on a team to a number is
+//! preceded by an opt-in/opt-out notice, and the next day at 10:00 recipient-local the privacy
+//! text follows. Once per agent and number; no credits, not in the unique count, never held by a
+//! limit.
+
+use rusqlite::Connection;
+
+use super::model::{Window, recipient_zone};
+use super::store;
+use crate::accounts::model::Agent;
+use crate::outbox::store::{NewBatch, Outgoing, Priority};
+
+/// The exact text of the next day (R-TEAM-1).
+pub const PRIVACY_TEXT: &str = "To better serve you, messages may be shared with other team members. Please call or text me with questions.";
+
+/// A text without limits or credits: the notice, the privacy text.
+pub fn uncounted(contact_id: i64, recipient: &str, body: String) -> Outgoing {
+    let seg = crate::compose::segments::segment(&body);
+    Outgoing {
+        contact_id,
+        recipient: recipient.to_owned(),
+        body,
+        media_urls: vec![],
+        kind: "sms",
+        segments: seg.segments as u32,
+        credits: 0,
+    }
+}
+
+/// Queues an uncounted batch of `texts` from the agent's number.
+pub fn queue_uncounted(
+    tx: &Connection,
+    agent: &Agent,
+    sender: &str,
+    texts: &[Outgoing],
+    now: jiff::Timestamp,
+) -> anyhow::Result<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let batch = NewBatch {
+        id: &id,
+        agent_id: agent.id,
+        quote_id: None,
+        priority: Priority::OneToOne,
+        script: None,
+        sender,
+        counted: false,
+    };
+    crate::outbox::store::queue(tx, &batch, texts, &crate::limits::agent_periods(agent, now), now)?;
+    Ok(id)
+}
+
+/// Called in the transaction that queues an agent's texts, before it queues them: for each
+/// `(contact_id, number)` the agent has never texted, queues the notice (sent ahead of the text)
+/// and schedules the privacy text for 10:00 the next day in the recipient's zone.
+pub fn precede(
+    tx: &Connection,
+    agent: &Agent,
+    template: &str,
+    window: &Window,
+    recipients: &[(i64, &str)],
+    now: jiff::Timestamp,
+) -> anyhow::Result<usize> {
+    let (Some(team), Some(sender)) = (&agent.team, &agent.sending_number) else {
+        return Ok(0);
+    };
+    let body = template.replace("{agent}", &agent.name).replace("{team}", &team.name);
+    let mut notices = Vec::new();
+    for &(contact_id, number) in recipients {
+        if !store::first_notice(tx, agent.id, number, now)? {
+            continue;
+        }
+        notices.push(uncounted(contact_id, number, body.clone()));
+        let zone = crate::contacts::store::get(tx, agent.id, contact_id)?
+            .map(|c| recipient_zone(&c, Some(number), agent.time_zone.as_str()).0)
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let local = now.to_zoned_datetime(zone.clone()).date();
+        let at = local
+            .tomorrow()
+            .unwrap_or(local)
+            .to_datetime(jiff::civil::Time::constant(10, 0, 0, 0))
+            .to_zoned_datetime(zone.clone())
+            .map(|z| z.timestamp())
+            .unwrap_or(now);
+        let at = window.next_open(at, &zone);
+        let job = store::NewJob {
+            kind: "privacy_text",
+            agent_id: agent.id,
+            contact_id: Some(contact_id),
+            number: Some(number),
+            request: None,
+            due_at: at,
+        };
+        store::schedule(tx, &job, now)?;
+    }
+    if !notices.is_empty() {
+        queue_uncounted(tx, agent, sender, &notices, now)?;
+    }
+    Ok(notices.len())
+}
