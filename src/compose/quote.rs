@@ -52,6 +52,10 @@ pub struct QuoteRequest {
     pub template_script: Option<i64>,
     #[serde(default)]
     pub media_ids: Vec<String>,
+    /// A one-off send for later: queued then, under the rules of automated texts (quiet hours,
+    /// limits checked when it goes out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<jiff::Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -537,7 +541,54 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
             text: None,
         });
     }
-    let sendable = totals.sendable > 0 && counters.exceeded().is_none() && sender.is_some();
+    // Quiet hours (R-QH-1): who would get this outside 08:00–21:00 at their place.
+    let window = state.settings.plans.window();
+    let when = req.send_at.unwrap_or_else(|| state.clock.now());
+    let outside = lines
+        .iter()
+        .zip(&contacts)
+        .filter(|(l, _)| l.status == Status::Ok)
+        .filter(|(l, c)| {
+            let (tz, _) = crate::plans::model::recipient_zone(c, l.number.as_deref(), me.time_zone.as_str());
+            !window.contains(when, &tz)
+        })
+        .count();
+    let warning = |code, detail: String, recipients| Recommendation {
+        code,
+        detail,
+        recipients,
+        credits_saved: None,
+        media_id: None,
+        text: None,
+    };
+    if outside > 0 {
+        let detail = if req.send_at.is_some() {
+            format!(
+                "{outside} recipient(s) are outside the sending window ({}–{} their time) then; they get it when it opens.",
+                state.settings.plans.quiet_start, state.settings.plans.quiet_end
+            )
+        } else {
+            format!(
+                "{outside} recipient(s) are outside {}–{} in their time zone now; texting them at this hour may be \
+                 unwelcome (and restricted under TCPA). Consider scheduling it (`send_at`).",
+                state.settings.plans.quiet_start, state.settings.plans.quiet_end
+            )
+        };
+        warnings.push(warning("quiet_hours", detail, Some(outside)));
+    }
+    if let Some(at) = req.send_at {
+        warnings.push(warning(
+            "scheduled",
+            format!(
+                "Scheduled for {at}: recipients, opt-outs and limits are checked again when it goes out; nothing is \
+                 reserved now, and a limit passed then makes it wait for the next day."
+            ),
+            None,
+        ));
+    }
+    // A scheduled send meets today's limits only if it goes today: they are checked then.
+    let limits_hold = req.send_at.is_some() || counters.exceeded().is_none();
+    let sendable = totals.sendable > 0 && limits_hold && sender.is_some();
     let fingerprint = fingerprint(&lines, &media_ids, script_ref.as_ref(), sender.as_deref(), &counters);
     let expires_at = state
         .clock

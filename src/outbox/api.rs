@@ -24,6 +24,8 @@ const CLEAR_PNG_BYTES: &[u8] = &[
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/messages/send", web::post().to(send))
+        .route("/v1/messages/scheduled", web::get().to(scheduled))
+        .route("/v1/messages/scheduled/{id}", web::delete().to(unschedule))
         .route("/v1/messages/batches/{id}", web::get().to(batch))
         .route("/v1/messages/{id}", web::get().to(message))
         .route("/v1/messages/{id}/cancel", web::post().to(cancel))
@@ -71,7 +73,7 @@ fn parse_send(body: &[u8]) -> ApiResult<Source> {
         .map_err(|e| ApiError::invalid("invalid_body", format!("The JSON body does not fit: {e}.")))
 }
 
-fn limit_error(name: &str, c: &crate::limits::Counter) -> ApiError {
+pub fn limit_error(name: &str, c: &crate::limits::Counter) -> ApiError {
     let requested = c.after.unwrap_or(c.used).saturating_sub(c.used);
     ApiError::invalid(
         "limit_exceeded",
@@ -141,24 +143,7 @@ async fn queue(
             "You have no sending number; pick one (GET /v1/numbers/available, PUT /v1/me/number) first.",
         ));
     };
-    if let Some((name, counter)) = fresh.limits.exceeded() {
-        return Err(limit_error(name, counter));
-    }
-    let media = media_urls(state, &fresh.media_ids);
-    let outgoing: Vec<Outgoing> = fresh
-        .lines
-        .iter()
-        .filter(|l| l.status == quote::Status::Ok)
-        .map(|l| Outgoing {
-            contact_id: l.contact_id,
-            recipient: l.number.clone().unwrap_or_default(),
-            body: l.body.clone().unwrap_or_default(),
-            media_urls: media.clone(),
-            kind: if l.kind == Some(crate::compose::cost::Kind::Mms) { "mms" } else { "sms" },
-            segments: l.segments,
-            credits: l.credits,
-        })
-        .collect();
+    let outgoing = outgoing(state, &fresh, |_| true);
     if outgoing.is_empty() {
         return Err(ApiError::invalid(
             "nothing_to_send",
@@ -166,19 +151,18 @@ async fn queue(
         )
         .with("lines", serde_json::to_value(&fresh.lines).unwrap_or_default()));
     }
+    if let Some(at) = request.send_at.filter(|at| *at > state.clock.now()) {
+        return schedule(state, me, request, at, &fresh, idempotency).await;
+    }
+    if let Some((name, counter)) = fresh.limits.exceeded() {
+        return Err(limit_error(name, counter));
+    }
     let batch_id = uuid::Uuid::new_v4().to_string();
-    let limits = me.effective_limits(&state.settings.defaults);
-    let periods = crate::limits::agent_periods(me, state.clock.now());
     let now = state.clock.now();
-    let (agent_id, script) = (me.id, fresh.template_script.as_ref().map(|s| (s.id, s.version)));
-    let (bid, msgs, p) = (batch_id.clone(), outgoing.clone(), periods.clone());
+    let script = fresh.template_script.as_ref().map(|s| (s.id, s.version));
+    let (bid, msgs) = (batch_id.clone(), outgoing);
     let (agent, settings) = (me.clone(), state.settings.clone());
-    let skipped: Vec<Value> = fresh
-        .lines
-        .iter()
-        .filter(|l| l.status != quote::Status::Ok)
-        .map(|l| json!({"contact_id": l.contact_id, "status": l.status, "reason": l.reason}))
-        .collect();
+    let skipped = skipped(&fresh);
     let totals = serde_json::to_value(&fresh.totals).unwrap_or_default();
     let counters = serde_json::to_value(&fresh.limits).unwrap_or_default();
     let body = state
@@ -187,30 +171,13 @@ async fn queue(
             // The key is taken first, in the transaction that queues: two requests with one key
             // queue once, and the second answers what the first did (R-SND-4).
             if let Some((key, hash)) = &idempotency
-                && !store::remember(tx, agent_id, key, hash, StatusCode::ACCEPTED.as_u16(), "", now)? {
-                    return Err(ApiError::conflict("idempotency_replay", "").into());
-                }
-            let numbers: Vec<&str> = msgs.iter().map(|m| m.recipient.as_str()).collect();
-            let segments = msgs.iter().map(|m| m.segments).sum();
-            let credits = msgs.iter().map(|m| m.credits).sum();
-            // Checked and reserved in the transaction that queues: concurrent sends cannot
-            // overshoot together (R-LIM-2).
-            let before = crate::limits::store::usage(tx, agent_id, &p)?;
-            let after = crate::limits::store::reserve(tx, agent_id, &p, numbers, segments, credits)?;
-            let request = crate::limits::Request {
-                new_recipients: after.daily_unique_recipients - before.daily_unique_recipients,
-                segments,
-                credits,
-            };
-            if let Some((name, c)) = crate::limits::Counters::new(before, limits, &p, Some(request)).exceeded() {
-                return Err(limit_error(name, c).into());
+                && !store::remember(tx, agent.id, key, hash, StatusCode::ACCEPTED.as_u16(), "", now)?
+            {
+                return Err(ApiError::conflict("idempotency_replay", "").into());
             }
-            // A team agent's first text to a number goes after the team notice (R-TEAM-1).
-            let recipients: Vec<(i64, &str)> = msgs.iter().map(|m| (m.contact_id, m.recipient.as_str())).collect();
-            crate::plans::notices::precede(tx, &agent, &settings.plans.team_notice, &settings.plans.window(), &recipients, now)?;
-            let batch =
-                NewBatch { id: &bid, agent_id, quote_id: from_quote.as_ref().map(|q| q.id.as_str()), priority, script, sender: &sender, counted: true };
-            let ids = store::queue(tx, &batch, &msgs, &p, now)?;
+            let quote_id = from_quote.as_ref().map(|q| q.id.as_str());
+            let batch = NewBatch { id: &bid, agent_id: agent.id, quote_id, priority, script, sender: &sender, counted: true };
+            let ids = commit(tx, &settings, &agent, &batch, &msgs, now)?;
             #[derive(serde::Serialize)]
             struct Queued<'a> {
                 id: i64,
@@ -226,13 +193,158 @@ async fn queue(
                 .collect();
             let body = json!({"batch_id": bid, "messages": messages, "skipped": skipped, "totals": totals, "limits": counters});
             if let Some((key, _)) = &idempotency {
-                store::answer(tx, agent_id, key, &body.to_string())?;
+                store::answer(tx, agent.id, key, &body.to_string())?;
             }
             Ok(body)
         })
         .await?;
     state.outbox.wake();
     Ok((StatusCode::ACCEPTED, body))
+}
+
+/// The texts of a quote's sendable lines that `keep` keeps.
+pub fn outgoing(state: &AppState, q: &Quote, keep: impl Fn(&quote::Line) -> bool) -> Vec<Outgoing> {
+    let media = media_urls(state, &q.media_ids);
+    q.lines
+        .iter()
+        .filter(|l| l.status == quote::Status::Ok && keep(l))
+        .map(|l| Outgoing {
+            contact_id: l.contact_id,
+            recipient: l.number.clone().unwrap_or_default(),
+            body: l.body.clone().unwrap_or_default(),
+            media_urls: media.clone(),
+            kind: if l.kind == Some(crate::compose::cost::Kind::Mms) { "mms" } else { "sms" },
+            segments: l.segments,
+            credits: l.credits,
+        })
+        .collect()
+}
+
+fn skipped(q: &Quote) -> Vec<Value> {
+    q.lines
+        .iter()
+        .filter(|l| l.status != quote::Status::Ok)
+        .map(|l| json!({"contact_id": l.contact_id, "status": l.status, "reason": l.reason}))
+        .collect()
+}
+
+/// Reserves the limits and queues the texts in the caller's transaction, after any team notice
+/// (R-TEAM-1). A passed limit is an error (`limit_exceeded`) and the caller rolls back: checked
+/// and reserved where the texts are queued, concurrent sends cannot overshoot together (R-LIM-2).
+pub fn commit(
+    tx: &rusqlite::Connection,
+    settings: &crate::config::Settings,
+    agent: &Agent,
+    batch: &NewBatch<'_>,
+    msgs: &[Outgoing],
+    now: jiff::Timestamp,
+) -> anyhow::Result<Vec<i64>> {
+    let p = crate::limits::agent_periods(agent, now);
+    let segments = msgs.iter().map(|m| m.segments).sum();
+    let credits = msgs.iter().map(|m| m.credits).sum();
+    let before = crate::limits::store::usage(tx, agent.id, &p)?;
+    let after = crate::limits::store::reserve(
+        tx,
+        agent.id,
+        &p,
+        msgs.iter().map(|m| m.recipient.as_str()),
+        segments,
+        credits,
+    )?;
+    let request = crate::limits::Request {
+        new_recipients: after.daily_unique_recipients - before.daily_unique_recipients,
+        segments,
+        credits,
+    };
+    let limits = agent.effective_limits(&settings.defaults);
+    if let Some((name, c)) = crate::limits::Counters::new(before, limits, &p, Some(request)).exceeded() {
+        return Err(limit_error(name, c).into());
+    }
+    let recipients: Vec<(i64, &str)> = msgs.iter().map(|m| (m.contact_id, m.recipient.as_str())).collect();
+    crate::plans::notices::precede(
+        tx,
+        agent,
+        &settings.plans.team_notice,
+        &settings.plans.window(),
+        &recipients,
+        now,
+    )?;
+    store::queue(tx, batch, msgs, &p, now)
+}
+
+/// Farthest ahead a send can be scheduled.
+const MAX_SCHEDULE_DAYS: i64 = 366;
+
+/// A send for later: checked now like any send, stored, and queued by the scheduler at
+/// `send_at` under the rules of automated texts.
+async fn schedule(
+    state: &web::Data<AppState>,
+    me: &Agent,
+    mut request: QuoteRequest,
+    at: jiff::Timestamp,
+    fresh: &Quote,
+    idempotency: Option<(String, String)>,
+) -> ApiResult<(StatusCode, Value)> {
+    let now = state.clock.now();
+    if at > now + jiff::SignedDuration::from_hours(24 * MAX_SCHEDULE_DAYS) {
+        return Err(ApiError::invalid_field("send_at", "A send can be scheduled at most a year ahead."));
+    }
+    request.send_at = None;
+    let text = serde_json::to_string(&request).map_err(|e| ApiError::internal(e.into()))?;
+    let totals = serde_json::to_value(&fresh.totals).unwrap_or_default();
+    let (skipped, warnings) = (skipped(fresh), serde_json::to_value(&fresh.warnings).unwrap_or_default());
+    let agent = me.id;
+    let body = state
+        .db
+        .write(move |tx| {
+            if let Some((key, hash)) = &idempotency
+                && !store::remember(tx, agent, key, hash, StatusCode::ACCEPTED.as_u16(), "", now)?
+            {
+                return Err(ApiError::conflict("idempotency_replay", "").into());
+            }
+            let job = crate::plans::store::NewJob {
+                kind: "send",
+                agent_id: agent,
+                contact_id: None,
+                number: None,
+                request: Some(&text),
+                due_at: at,
+            };
+            let id = crate::plans::store::schedule(tx, &job, now)?;
+            let body = json!({"scheduled_id": id, "status": "scheduled", "send_at": at, "skipped": skipped,
+                              "totals": totals, "warnings": warnings});
+            if let Some((key, _)) = &idempotency {
+                store::answer(tx, agent, key, &body.to_string())?;
+            }
+            Ok(body)
+        })
+        .await?;
+    Ok((StatusCode::ACCEPTED, body))
+}
+
+async fn scheduled(state: web::Data<AppState>, Authenticated(me): Authenticated) -> ApiResult<HttpResponse> {
+    let items = state.db.read(move |c| crate::plans::store::scheduled_sends(c, me.id)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
+
+async fn unschedule(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let (id, now) = (id.into_inner(), state.clock.now());
+    state
+        .db
+        .write(move |tx| match crate::plans::store::cancel_send(tx, me.id, id, now)? {
+            None => Err(ApiError::not_found("scheduled send").into()),
+            Some(false) => {
+                Err(ApiError::conflict("not_pending", "Only a send that has not gone out can be canceled.")
+                    .into())
+            }
+            Some(true) => Ok(()),
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn send(

@@ -106,7 +106,6 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
                 left -= room;
             }
         }
-        turn = turn.wrapping_add(1);
         let claimed = if rooms.is_empty() || state.outbox.paused.load(Ordering::Relaxed) {
             Vec::new()
         } else {
@@ -132,6 +131,9 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
             }
             continue;
         }
+        // The next claim starts with the next sender. (Turning on empty rounds too would skip
+        // every other sender when rounds alternate: claim, wait, claim…)
+        turn = turn.wrapping_add(1);
         for message in claimed {
             *in_flight.entry(message.sender.clone()).or_default() += 1;
             let permit = permits.clone().acquire_owned().await?;

@@ -116,8 +116,16 @@ pub struct Claimed {
 /// Takes up to `limit` due messages, replies first, and marks them `sending` (before any POST).
 /// The senders that have texts due.
 pub fn due_senders(conn: &Connection, now: jiff::Timestamp) -> anyhow::Result<Vec<String>> {
+    // A skip scan over the queue's index, one step per sender, then one probe per sender: a
+    // plain DISTINCT would read every queued row (100,000 after a plan's catch-up) each loop.
     let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT sender FROM messages WHERE status = 'queued' AND next_attempt_at <= ?1",
+        "WITH RECURSIVE s(sender) AS (
+             SELECT min(sender) FROM messages WHERE status = 'queued'
+             UNION ALL
+             SELECT (SELECT min(m.sender) FROM messages m WHERE m.status = 'queued' AND m.sender > s.sender)
+             FROM s WHERE s.sender IS NOT NULL)
+         SELECT sender FROM s WHERE sender IS NOT NULL AND EXISTS (
+             SELECT 1 FROM messages m WHERE m.status = 'queued' AND m.sender = s.sender AND m.next_attempt_at <= ?1)",
     )?;
     let senders = stmt.query_map([millis(now)], |r| r.get(0))?.collect::<Result<_, _>>()?;
     Ok(senders)

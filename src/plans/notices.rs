@@ -49,6 +49,18 @@ pub fn queue_uncounted(
     Ok(id)
 }
 
+/// The zone of an agent's contact texted at `number` (R-QH-1); UTC for a contact gone.
+pub fn contact_zone(
+    conn: &Connection,
+    agent: &Agent,
+    contact_id: i64,
+    number: &str,
+) -> anyhow::Result<jiff::tz::TimeZone> {
+    Ok(crate::contacts::store::get(conn, agent.id, contact_id)?
+        .map(|c| recipient_zone(&c, Some(number), agent.time_zone.as_str()).0)
+        .unwrap_or(jiff::tz::TimeZone::UTC))
+}
+
 /// Called in the transaction that queues an agent's texts, before it queues them: for each
 /// `(contact_id, number)` the agent has never texted, queues the notice (sent ahead of the text)
 /// and schedules the privacy text for 10:00 the next day in the recipient's zone.
@@ -70,9 +82,7 @@ pub fn precede(
             continue;
         }
         notices.push(uncounted(contact_id, number, body.clone()));
-        let zone = crate::contacts::store::get(tx, agent.id, contact_id)?
-            .map(|c| recipient_zone(&c, Some(number), agent.time_zone.as_str()).0)
-            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let zone = contact_zone(tx, agent, contact_id, number)?;
         let local = now.to_zoned_datetime(zone.clone()).date();
         let at = local
             .tomorrow()

@@ -14,8 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::model::Window;
 use super::store::{self, Live};
+use crate::accounts::model::Agent;
 use crate::app::AppState;
 use crate::compose::quote::{self, QuoteRequest, Status};
+use crate::error::ApiError;
 use crate::outbox::store::{NewBatch, Outgoing, Priority};
 
 /// Enrollments handled per round (one transaction).
@@ -263,37 +265,146 @@ fn run_step(
     Ok(())
 }
 
-/// Scheduled one-off jobs: the next-day privacy text.
+/// Scheduled one-off jobs: next-day privacy texts, scheduled sends.
 fn jobs_round(state: &AppState, tx: &Connection, now: jiff::Timestamp) -> anyhow::Result<usize> {
-    let window = state.settings.plans.window();
     let jobs = store::due_jobs(tx, now, ROUND)?;
     let n = jobs.len();
     for job in jobs {
-        let agent = crate::accounts::store::agent_by_id(tx, job.agent_id)?;
-        let (Some(agent), Some(number), Some(contact_id)) = (agent, job.number.as_deref(), job.contact_id)
-        else {
-            store::finish_job(tx, job.id, "skipped", Some("the agent or contact is gone"), None, now)?;
+        let Some(agent) = crate::accounts::store::agent_by_id(tx, job.agent_id)? else {
+            store::finish_job(tx, job.id, "skipped", Some("the agent is gone"), None, now)?;
             continue;
         };
         let Some(sender) = agent.sending_number.clone() else {
             store::finish_job(tx, job.id, "skipped", Some("the agent has no sending number"), None, now)?;
             continue;
         };
-        // Skipped when the number opted out (or went on the DNC list) in between (R-TEAM-1).
-        if let Some(why) = crate::outbox::store::blocked(tx, &sender, number)? {
-            store::finish_job(tx, job.id, "skipped", Some(why), None, now)?;
-            continue;
+        if job.kind == "send" {
+            run_send(state, tx, &job, &agent, &sender, now)?;
+        } else {
+            privacy_text(state, tx, &job, &agent, &sender, now)?;
         }
-        let tz = crate::contacts::store::get(tx, agent.id, contact_id)?
-            .map(|c| super::model::recipient_zone(&c, Some(number), agent.time_zone.as_str()).0)
-            .unwrap_or(TimeZone::UTC);
-        if !window.contains(now, &tz) {
-            store::postpone_job(tx, job.id, window.next_open(now, &tz), "quiet_hours", now)?;
-            continue;
-        }
-        let text = super::notices::uncounted(contact_id, number, super::notices::PRIVACY_TEXT.into());
-        let batch = super::notices::queue_uncounted(tx, &agent, &sender, &[text], now)?;
-        store::finish_job(tx, job.id, "done", None, Some(&batch), now)?;
     }
     Ok(n)
+}
+
+fn privacy_text(
+    state: &AppState,
+    tx: &Connection,
+    job: &store::Job,
+    agent: &Agent,
+    sender: &str,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let window = state.settings.plans.window();
+    let (Some(number), Some(contact_id)) = (job.number.as_deref(), job.contact_id) else {
+        return store::finish_job(tx, job.id, "skipped", Some("the contact is gone"), None, now);
+    };
+    // Skipped when the number opted out (or went on the DNC list) in between (R-TEAM-1).
+    if let Some(why) = crate::outbox::store::blocked(tx, sender, number)? {
+        return store::finish_job(tx, job.id, "skipped", Some(why), None, now);
+    }
+    let tz = super::notices::contact_zone(tx, agent, contact_id, number)?;
+    if !window.contains(now, &tz) {
+        return store::postpone_job(tx, job.id, window.next_open(now, &tz), "quiet_hours", now);
+    }
+    let text = super::notices::uncounted(contact_id, number, super::notices::PRIVACY_TEXT.into());
+    let batch = super::notices::queue_uncounted(tx, agent, sender, &[text], now)?;
+    store::finish_job(tx, job.id, "done", None, Some(&batch), now)
+}
+
+/// A scheduled one-off send: quoted afresh, recipients outside the window split off to when it
+/// opens for them (R-QH-1), limits checked now that it goes (R-LIM-4: passed, it waits a day).
+fn run_send(
+    state: &AppState,
+    tx: &Connection,
+    job: &store::Job,
+    agent: &Agent,
+    sender: &str,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let window = state.settings.plans.window();
+    let Some(request) = job.request.as_deref().and_then(|r| serde_json::from_str::<QuoteRequest>(r).ok())
+    else {
+        return store::finish_job(tx, job.id, "skipped", Some("the request is unreadable"), None, now);
+    };
+    let q = match quote::build(state, tx, agent, &request) {
+        Ok(q) => q,
+        Err(e) => return store::finish_job(tx, job.id, "skipped", Some(&e.to_string()), None, now),
+    };
+    let ok: Vec<i64> = q.lines.iter().filter(|l| l.status == Status::Ok).map(|l| l.contact_id).collect();
+    let contacts: HashMap<i64, crate::contacts::model::Contact> =
+        crate::contacts::store::get_many(tx, agent.id, &ok)?.into_iter().map(|c| (c.id, c)).collect();
+    let zone_of = |l: &quote::Line| {
+        contacts
+            .get(&l.contact_id)
+            .map(|c| super::model::recipient_zone(c, l.number.as_deref(), agent.time_zone.as_str()).0)
+            .unwrap_or(TimeZone::UTC)
+    };
+    let messages = crate::outbox::api::outgoing(state, &q, |l| window.contains(now, &zone_of(l)));
+    let mut later: Vec<(jiff::Timestamp, Vec<quote::RecipientInput>)> = Vec::new();
+    for l in q.lines.iter().filter(|l| l.status == Status::Ok) {
+        let tz = zone_of(l);
+        if window.contains(now, &tz) {
+            continue;
+        }
+        let at = window.next_open(now, &tz);
+        let r = quote::RecipientInput { contact_id: l.contact_id, number: l.number.clone() };
+        match later.iter_mut().find(|(t, _)| *t == at) {
+            Some((_, rs)) => rs.push(r),
+            None => later.push((at, vec![r])),
+        }
+    }
+    let mut batch_id = None;
+    if !messages.is_empty() {
+        let id = uuid::Uuid::new_v4().to_string();
+        let batch = NewBatch {
+            id: &id,
+            agent_id: agent.id,
+            quote_id: None,
+            priority: Priority::Bulk,
+            script: q.template_script.as_ref().map(|s| (s.id, s.version)),
+            sender,
+            counted: true,
+        };
+        tx.execute_batch("SAVEPOINT scheduled_send")?;
+        match crate::outbox::api::commit(tx, &state.settings, agent, &batch, &messages, now) {
+            Ok(_) => tx.execute_batch("RELEASE scheduled_send")?,
+            Err(e) if e.downcast_ref::<ApiError>().is_some_and(|a| a.code == "limit_exceeded") => {
+                tx.execute_batch("ROLLBACK TO scheduled_send; RELEASE scheduled_send")?;
+                let p = crate::limits::agent_periods(agent, now);
+                let why = format!("limit_exceeded: {}; waits for the next day", e);
+                return store::postpone_job(tx, job.id, p.day_resets_at, &why, now);
+            }
+            Err(e) => return Err(e),
+        }
+        batch_id = Some(id);
+    }
+    let later_count = later.len();
+    for (at, recipients) in later {
+        let rest = QuoteRequest {
+            recipients,
+            body: request.body.clone(),
+            template_script: request.template_script,
+            media_ids: request.media_ids.clone(),
+            ..Default::default()
+        };
+        let text = serde_json::to_string(&rest)?;
+        let next = store::NewJob {
+            kind: "send",
+            agent_id: agent.id,
+            contact_id: None,
+            number: None,
+            request: Some(&text),
+            due_at: at,
+        };
+        store::schedule(tx, &next, now)?;
+    }
+    let (state_name, reason) = match (&batch_id, later_count) {
+        (Some(_), _) => ("done", None),
+        (None, 0) => ("skipped", Some("none of the recipients can be texted any more")),
+        (None, _) => {
+            ("skipped", Some("every recipient was outside the sending window; rescheduled for them"))
+        }
+    };
+    store::finish_job(tx, job.id, state_name, reason, batch_id.as_deref(), now)
 }

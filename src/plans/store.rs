@@ -393,3 +393,46 @@ pub fn first_notice(
         .execute(params![agent_id, number, millis(now)])?
         > 0)
 }
+
+/// An agent's scheduled sends, soonest first.
+pub fn scheduled_sends(conn: &Connection, agent_id: i64) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, due_at, state, reason, batch_id, request, created_at FROM scheduled
+         WHERE agent_id = ?1 AND kind = 'send' ORDER BY due_at, id LIMIT 500",
+    )?;
+    let rows = stmt.query_map([agent_id], |r| {
+        let request: Option<String> = r.get(5)?;
+        Ok(serde_json::json!({
+            "id": r.get::<_, i64>(0)?,
+            "send_at": timestamp(r.get(1)?),
+            "state": r.get::<_, String>(2)?,
+            "reason": r.get::<_, Option<String>>(3)?,
+            "batch_id": r.get::<_, Option<String>>(4)?,
+            "request": request.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()),
+            "created_at": timestamp(r.get(6)?),
+        }))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Cancels a pending scheduled send: `None` when there is no such send of the agent, `Some(false)`
+/// when it is no longer pending.
+pub fn cancel_send(
+    tx: &Connection,
+    agent_id: i64,
+    id: i64,
+    now: jiff::Timestamp,
+) -> anyhow::Result<Option<bool>> {
+    let state: Option<String> = tx
+        .prepare_cached("SELECT state FROM scheduled WHERE id = ?1 AND agent_id = ?2 AND kind = 'send'")?
+        .query_row(params![id, agent_id], |r| r.get(0))
+        .optional()?;
+    match state.as_deref() {
+        None => Ok(None),
+        Some("pending") => {
+            finish_job(tx, id, "cancelled", Some("canceled by the sender"), None, now)?;
+            Ok(Some(true))
+        }
+        Some(_) => Ok(Some(false)),
+    }
+}

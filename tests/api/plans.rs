@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tidings::plans::scheduler::run_due;
 
 use crate::helpers::*;
-use crate::send::sender;
+use crate::send::{sender, twilio_accepts};
 
 /// Tokens that outlive the years the clock moves through.
 fn long_tokens(s: &mut tidings::config::Settings) {
@@ -372,4 +372,122 @@ async fn a_team_agents_first_text_brings_the_notice_and_next_day_the_privacy_tex
     let res = app.post("/v1/messages/send", &solo, &json!({"contact_ids": [e["id"]], "body": "Hi"})).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     assert_eq!(texts_to(&app, "+13125550109").await, ["Hi"]);
+}
+
+#[tokio::test]
+async fn a_one_off_send_outside_the_window_carries_a_warning_in_its_quote() {
+    let app = spawn_app_with(long_tokens).await;
+    let (_, t) = sender(&app, "a@example.com", json!({"time_zone": "America/Chicago"})).await;
+    let c = app.contact(&t, json!({"first_name": "Cy", "phones": [{"number": "+13125550101"}]})).await;
+    let quote = |app: &TestApp| {
+        let (t, id) = (t.clone(), c["id"].clone());
+        let client = app.client.clone();
+        let url = app.url("/v1/messages/quote");
+        async move {
+            let res = client
+                .post(url)
+                .bearer_auth(t)
+                .json(&json!({"contact_ids": [id], "body": "Hi"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let q: Value = res.json().await.unwrap();
+            q["warnings"].as_array().unwrap().iter().find(|w| w["code"] == "quiet_hours").cloned()
+        }
+    };
+    app.clock.set(at("2027-03-02T04:00:00Z")); // 22:00 in Chicago
+    let w = quote(&app).await.expect("a quiet-hours warning at 22:00");
+    assert_eq!(w["recipients"], 1);
+    app.clock.set(at("2027-03-02T16:00:00Z")); // 10:00
+    assert!(quote(&app).await.is_none());
+    // Allowed with the warning: a one-off send at night still goes.
+    app.clock.set(at("2027-03-02T04:00:00Z"));
+    let res = app.post("/v1/messages/send", &t, &json!({"contact_ids": [c["id"]], "body": "Hi"})).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn a_scheduled_send_goes_at_its_time_per_recipient_window_with_limits_checked_then() {
+    let app = spawn_app_with(long_tokens).await;
+    app.clock.set(at("2027-03-01T14:00:00Z"));
+    // Twilio takes the texts: a refusal would give their segments back (R-LIM-3).
+    twilio_accepts(&app, std::time::Duration::ZERO).await;
+    let (_, t) = sender(
+        &app,
+        "a@example.com",
+        json!({"time_zone": "America/Chicago", "limits": {"daily_segments": 2}}),
+    )
+    .await;
+    let chi = app.contact(&t, json!({"first_name": "Cy", "phones": [{"number": "+13125550101"}]})).await;
+    let la = app.contact(&t, json!({"first_name": "Lu", "time_zone": "America/Los_Angeles", "phones": [{"number": "+13125550102"}]})).await;
+    // 15:30Z is 09:30 in Chicago and 07:30 in Los Angeles.
+    let body = json!({"contact_ids": [chi["id"], la["id"]], "body": "Open house at noon", "send_at": "2027-03-01T15:30:00Z"});
+    let res = app.post("/v1/messages/send", &t, &body).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(
+        (v["status"].clone(), v["send_at"].clone()),
+        (json!("scheduled"), json!("2027-03-01T15:30:00Z"))
+    );
+    assert!(v["warnings"].as_array().unwrap().iter().any(|w| w["code"] == "scheduled"), "{v}");
+    assert!(
+        v["warnings"].as_array().unwrap().iter().any(|w| w["code"] == "quiet_hours" && w["recipients"] == 1),
+        "{v}"
+    );
+    assert_eq!(app.count("messages").await, 0, "nothing queued or reserved yet");
+    let listed: Value = app.get("/v1/messages/scheduled", &t).await.json().await.unwrap();
+    assert_eq!(listed["items"][0]["state"], "pending");
+
+    tick(&app, "2027-03-01T15:29:00Z").await;
+    assert_eq!(app.count("messages").await, 0);
+    tick(&app, "2027-03-01T15:30:00Z").await;
+    assert_eq!(texts_to(&app, "+13125550101").await, ["Open house at noon"]);
+    assert!(texts_to(&app, "+13125550102").await.is_empty(), "07:30 in Los Angeles: waits");
+    tick(&app, "2027-03-01T16:00:00Z").await; // 08:00 there
+    assert_eq!(texts_to(&app, "+13125550102").await, ["Open house at noon"]);
+
+    // The day's 2 segments are used: a send scheduled for later today waits for tomorrow.
+    let limits: Value = app.get("/v1/limits", &t).await.json().await.unwrap();
+    assert_eq!(limits["limits"]["daily_segments"]["used"], 2, "{limits}");
+    let body = json!({"contact_ids": [chi["id"]], "body": "Reminder", "send_at": "2027-03-01T20:00:00Z"});
+    let res = app.post("/v1/messages/send", &t, &body).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED, "limits are checked when it goes out");
+    let id = res.json::<Value>().await.unwrap()["scheduled_id"].clone();
+    tick(&app, "2027-03-01T20:00:00Z").await;
+    assert_eq!(texts_to(&app, "+13125550101").await.len(), 1);
+    let listed: Value = app.get("/v1/messages/scheduled", &t).await.json().await.unwrap();
+    let job = listed["items"].as_array().unwrap().iter().find(|j| j["id"] == id).unwrap().clone();
+    assert_eq!(job["state"], "pending");
+    assert!(job["reason"].as_str().unwrap().starts_with("limit_exceeded"), "{job}");
+    tick(&app, "2027-03-02T06:00:00Z").await; // midnight in Chicago: a new day, but quiet hours
+    assert_eq!(texts_to(&app, "+13125550101").await.len(), 1);
+    tick(&app, "2027-03-02T14:00:00Z").await; // 08:00 there
+    assert_eq!(texts_to(&app, "+13125550101").await, ["Open house at noon", "Reminder"]);
+
+    // Canceled before it goes: nothing is sent; canceling twice is a conflict.
+    let body = json!({"contact_ids": [chi["id"]], "body": "Never", "send_at": "2027-03-03T16:00:00Z"});
+    let id =
+        app.post("/v1/messages/send", &t, &body).await.json::<Value>().await.unwrap()["scheduled_id"].clone();
+    assert_eq!(
+        app.delete(&format!("/v1/messages/scheduled/{id}"), &t).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    problem(
+        app.delete(&format!("/v1/messages/scheduled/{id}"), &t).await,
+        StatusCode::CONFLICT,
+        "not_pending",
+    )
+    .await;
+    problem(app.delete("/v1/messages/scheduled/999999", &t).await, StatusCode::NOT_FOUND, "not_found").await;
+    tick(&app, "2027-03-03T17:00:00Z").await;
+    assert_eq!(texts_to(&app, "+13125550101").await.len(), 2);
+    let res = app
+        .post(
+            "/v1/messages/send",
+            &t,
+            &json!({"contact_ids": [chi["id"]], "body": "x", "send_at": "2029-03-03T16:00:00Z"}),
+        )
+        .await;
+    assert_eq!(problem(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await["field"], "send_at");
 }
