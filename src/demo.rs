@@ -66,7 +66,15 @@ pub async fn seed(state: &AppState) -> anyhow::Result<bool> {
             {
                 store::set_agent_column(tx, agent_id, "sending_number", &n, now)?;
             }
-            write_all(tx, agent_id, &parsed.contacts, now)
+            write_all(tx, agent_id, &parsed.contacts, now)?;
+            // A plan to enroll contacts in (POST /v1/plans/1/enrollments).
+            let steps: Vec<crate::plans::model::Step> = serde_json::from_value(serde_json::json!([
+                {"day_offset": 0, "time_of_day": "10:00", "body": "Hi ${contact.first_name}, it's Alex. Thanks for reaching out! When suits you for a call?"},
+                {"day_offset": 2, "time_of_day": "17:30", "body": "New listings near you this week: want me to send a few?"},
+                {"day_offset": 7, "time_of_day": "11:00", "body": "Still looking, ${contact.first_name}? Happy to set up showings this weekend."}
+            ]))?;
+            crate::plans::store::insert(tx, agent_id, "New lead follow-up", &steps, true, now)?;
+            Ok(())
         })
         .await?;
     Ok(true)

@@ -491,3 +491,53 @@ async fn a_scheduled_send_goes_at_its_time_per_recipient_window_with_limits_chec
         .await;
     assert_eq!(problem(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await["field"], "send_at");
 }
+
+#[tokio::test]
+async fn a_round_that_dies_midway_leaves_nothing_and_the_next_sends_each_step_once() {
+    let app = spawn_app_with(long_tokens).await;
+    app.clock.set(at("2027-03-01T16:00:00Z"));
+    let (_, t) = sender(&app, "a@example.com", json!({"time_zone": "America/Chicago"})).await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let c = app
+            .contact(&t, json!({"first_name": "P", "phones": [{"number": format!("+131255504{i:02}")}]}))
+            .await;
+        ids.push(c["id"].as_i64().unwrap());
+    }
+    let p = plan(
+        &app,
+        &t,
+        json!({"name": "Crash", "steps": [{"day_offset": 0, "time_of_day": "09:00", "body": "once"}]}),
+    )
+    .await;
+    // The round dies when it reaches the 7th text (as a crash would, before its commit).
+    app.state
+        .db
+        .write(|tx| {
+            tx.execute_batch(
+                "CREATE TEMP TRIGGER die BEFORE INSERT ON messages WHEN NEW.recipient = '+13125550406'
+                 BEGIN SELECT RAISE(ABORT, 'simulated crash'); END;",
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    enroll(&app, &t, p, &ids).await;
+    let died = run_due(&app.state).await;
+    assert!(died.is_err(), "the round failed");
+    assert_eq!(app.count("messages").await, 0, "nothing of the round is left");
+    assert!(enrollments(&app, &t, p).await.iter().all(|e| e["steps_sent"] == 0 && e["state"] == "active"));
+    app.state
+        .db
+        .write(|tx| {
+            tx.execute_batch("DROP TRIGGER temp.die")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    tick(&app, "2027-03-01T16:00:01Z").await;
+    tick(&app, "2027-03-01T16:00:02Z").await;
+    for i in 0..10 {
+        assert_eq!(texts_to(&app, &format!("+131255504{i:02}")).await, ["once"], "each step once");
+    }
+}
