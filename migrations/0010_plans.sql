@@ -57,3 +57,10 @@ CREATE TABLE team_notices (
     created_at  INTEGER NOT NULL,
     PRIMARY KEY (agent_id, number)
 ) WITHOUT ROWID;
+-- Numbers an agent texted before this table existed have had their first text.
+INSERT OR IGNORE INTO team_notices (agent_id, number, created_at)
+    SELECT agent_id, recipient, min(created_at) FROM messages GROUP BY agent_id, recipient;
+
+-- Texts from one sender to one number go out in the order they were queued (the team notice
+-- before the text it precedes): the dispatcher looks for an earlier one still pending.
+CREATE INDEX messages_pending_to ON messages(recipient, id) WHERE status IN ('queued', 'sending');

@@ -518,8 +518,8 @@ impl Settings {
         if self.server.workers == 0 {
             return Err(fail("server.workers", "must be at least 1"));
         }
-        if self.database.pool_size == 0 {
-            return Err(fail("database.pool_size", "must be at least 1"));
+        if self.database.pool_size < 2 {
+            return Err(fail("database.pool_size", "must be at least 2 (the writer keeps one connection)"));
         }
         reqwest::Url::parse(&self.twilio.api_base)
             .map_err(|e| fail("twilio.api_base", format!("not a URL ({e})")))?;

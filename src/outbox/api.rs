@@ -165,6 +165,7 @@ async fn queue(
     let skipped = skipped(&fresh);
     let totals = serde_json::to_value(&fresh.totals).unwrap_or_default();
     let counters = serde_json::to_value(&fresh.limits).unwrap_or_default();
+    let warnings = serde_json::to_value(&fresh.warnings).unwrap_or_default();
     let body = state
         .db
         .write(move |tx| {
@@ -176,7 +177,15 @@ async fn queue(
                 return Err(ApiError::conflict("idempotency_replay", "").into());
             }
             let quote_id = from_quote.as_ref().map(|q| q.id.as_str());
-            let batch = NewBatch { id: &bid, agent_id: agent.id, quote_id, priority, script, sender: &sender, counted: true };
+            let batch = NewBatch {
+                id: &bid,
+                agent_id: agent.id,
+                quote_id,
+                priority,
+                script,
+                sender: &sender,
+                counted: true,
+            };
             let ids = commit(tx, &settings, &agent, &batch, &msgs, now)?;
             #[derive(serde::Serialize)]
             struct Queued<'a> {
@@ -189,9 +198,16 @@ async fn queue(
             let messages: Vec<Queued> = ids
                 .iter()
                 .zip(&msgs)
-                .map(|(id, m)| Queued { id: *id, contact_id: m.contact_id, to: &m.recipient, status: "queued", credits: m.credits })
+                .map(|(id, m)| Queued {
+                    id: *id,
+                    contact_id: m.contact_id,
+                    to: &m.recipient,
+                    status: "queued",
+                    credits: m.credits,
+                })
                 .collect();
-            let body = json!({"batch_id": bid, "messages": messages, "skipped": skipped, "totals": totals, "limits": counters});
+            let body = json!({"batch_id": bid, "messages": messages, "skipped": skipped, "totals": totals,
+                              "limits": counters, "warnings": warnings});
             if let Some((key, _)) = &idempotency {
                 store::answer(tx, agent.id, key, &body.to_string())?;
             }

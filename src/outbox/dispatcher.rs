@@ -289,6 +289,12 @@ async fn deliver(
             .await?;
         return Ok(());
     }
+    // In order per number: an earlier text still on its way goes first.
+    let (sender, recipient) = (m.sender.clone(), m.recipient.clone());
+    if state.db.read(move |c| store::earlier_pending(c, &sender, &recipient, id)).await? {
+        let at = now.saturating_add(jiff::SignedDuration::from_secs(1))?;
+        return state.db.write(move |tx| store::hold(tx, id, at, now)).await;
+    }
     pacer.until_ready(&m.sender, m.segments).await;
     let callback = status_callback(state);
     let outgoing = NewMessage {

@@ -214,6 +214,26 @@ pub fn requeue(
     Ok(())
 }
 
+/// Whether an earlier text from `sender` to `recipient` is still queued or sending: texts to one
+/// number go out in the order they were queued (the team notice before the text it precedes).
+pub fn earlier_pending(conn: &Connection, sender: &str, recipient: &str, id: i64) -> anyhow::Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM messages WHERE recipient = ?2 AND id < ?3 AND status IN ('queued', 'sending') AND sender = ?1",
+        )?
+        .exists(params![sender, recipient, id])?)
+}
+
+/// Puts a claimed text back without counting the claim as a try.
+pub fn hold(conn: &Connection, id: i64, until: jiff::Timestamp, now: jiff::Timestamp) -> anyhow::Result<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET status = 'queued', next_attempt_at = ?2, attempts = max(0, attempts - 1), updated_at = ?3
+         WHERE id = ?1 AND status = 'sending'",
+    )?
+    .execute(params![id, millis(until), millis(now)])?;
+    Ok(())
+}
+
 /// Ends a message that Twilio never accepted (`failed`, or `canceled` before sending), and gives
 /// its reservation back (R-LIM-3). `from` is the state it must still be in.
 pub fn end_unsent(

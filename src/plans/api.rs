@@ -27,10 +27,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/plans/{id}/enrollments/{enrollment}", web::delete().to(remove));
 }
 
-/// A plan, validated, with its scripts and media checked to exist and be the agent's.
-fn checked(conn: &Connection, me: &Agent, mut input: PlanInput) -> anyhow::Result<PlanInput> {
+/// A plan, validated, with its templates compiled and its scripts and media checked to exist and
+/// be the agent's.
+fn checked(
+    state: &AppState,
+    conn: &Connection,
+    me: &Agent,
+    mut input: PlanInput,
+) -> anyhow::Result<PlanInput> {
     input.validate().map_err(|e| ApiError::invalid_field(&e.field, e.reason))?;
     for (i, s) in input.steps.iter().enumerate() {
+        if let Some(body) = &s.body {
+            if body.chars().count() > crate::scripts::MAX_TEXT_CHARS {
+                return Err(ApiError::invalid_field(
+                    &format!("steps[{i}].body"),
+                    "A text is at most 1600 characters.",
+                )
+                .into());
+            }
+            state.scripts.compile_inline(body).map_err(|e| {
+                crate::scripts::api::compile_error(e).with("field", format!("steps[{i}].body"))
+            })?;
+        }
         if let Some(id) = s.template_script {
             crate::compose::quote::load_script(conn, id, Kind::Template).map_err(|e| {
                 ApiError::invalid_field(&format!("steps[{i}].template_script"), format!("{e}"))
@@ -77,11 +95,11 @@ async fn create(
     Authenticated(me): Authenticated,
     body: web::Json<PlanInput>,
 ) -> ApiResult<HttpResponse> {
-    let now = state.clock.now();
+    let (now, worker) = (state.clock.now(), state.clone());
     let plan = state
         .db
         .write(move |tx| {
-            let p = checked(tx, &me, body.into_inner())?;
+            let p = checked(&worker, tx, &me, body.into_inner())?;
             let id = store::insert(tx, me.id, &p.name, &p.steps, p.stop_on_reply, now)?;
             store::get(tx, None, id)
         })
@@ -107,12 +125,13 @@ async fn update(
     id: web::Path<i64>,
     body: web::Json<PlanInput>,
 ) -> ApiResult<HttpResponse> {
-    let (id, now, window) = (id.into_inner(), state.clock.now(), state.settings.plans.window());
+    let (id, now, window, worker) =
+        (id.into_inner(), state.clock.now(), state.settings.plans.window(), state.clone());
     let plan = state
         .db
         .write(move |tx| {
             owned(tx, &me, id)?;
-            let p = checked(tx, &me, body.into_inner())?;
+            let p = checked(&worker, tx, &me, body.into_inner())?;
             store::update(tx, id, &p.name, &p.steps, p.stop_on_reply, now)?;
             for e in store::live_of_plan(tx, id)? {
                 let tz = jiff::tz::TimeZone::get(&e.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
@@ -214,6 +233,13 @@ pub fn enroll_in(
     now: jiff::Timestamp,
 ) -> anyhow::Result<(usize, usize)> {
     let plan = owned(tx, me, plan_id)?;
+    // An admin enrolls the owner's contacts: the plan texts as its owner.
+    let owner = if plan.agent_id == me.id {
+        me.clone()
+    } else {
+        crate::accounts::store::agent_by_id(tx, plan.agent_id)?.ok_or_else(|| ApiError::not_found("plan"))?
+    };
+    let me = &owner;
     let explicit = !req.contact_ids.is_empty();
     let ids = if explicit { req.contact_ids.clone() } else { crate::contacts::store::all_ids(tx, me.id)? };
     let mut contacts = crate::contacts::store::get_many(tx, me.id, &ids)?;

@@ -323,10 +323,29 @@ fn run_send(
     now: jiff::Timestamp,
 ) -> anyhow::Result<()> {
     let window = state.settings.plans.window();
-    let Some(request) = job.request.as_deref().and_then(|r| serde_json::from_str::<QuoteRequest>(r).ok())
+    let Some(mut request) = job.request.as_deref().and_then(|r| serde_json::from_str::<QuoteRequest>(r).ok())
     else {
         return store::finish_job(tx, job.id, "skipped", Some("the request is unreadable"), None, now);
     };
+    // Contacts deleted since it was scheduled are left out, not the whole send.
+    let listed: Vec<i64> =
+        request.contact_ids.iter().chain(request.recipients.iter().map(|r| &r.contact_id)).copied().collect();
+    if !listed.is_empty() {
+        let known: std::collections::HashSet<i64> =
+            crate::contacts::store::get_many(tx, agent.id, &listed)?.into_iter().map(|c| c.id).collect();
+        request.contact_ids.retain(|id| known.contains(id));
+        request.recipients.retain(|r| known.contains(&r.contact_id));
+        if known.is_empty() {
+            return store::finish_job(
+                tx,
+                job.id,
+                "skipped",
+                Some("none of its contacts exist any more"),
+                None,
+                now,
+            );
+        }
+    }
     let q = match quote::build(state, tx, agent, &request) {
         Ok(q) => q,
         Err(e) => return store::finish_job(tx, job.id, "skipped", Some(&e.to_string()), None, now),

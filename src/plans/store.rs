@@ -227,6 +227,21 @@ pub fn stop_on_reply(tx: &Connection, contact_id: i64, now: jiff::Timestamp) -> 
         .execute(params![contact_id, millis(now)])?)
 }
 
+/// Ends all of a contact's active enrollments (an opt-out: R-PLAN-3).
+pub fn stop_contact(
+    tx: &Connection,
+    contact_id: i64,
+    reason: &str,
+    now: jiff::Timestamp,
+) -> anyhow::Result<usize> {
+    Ok(tx
+        .prepare_cached(
+            "UPDATE enrollments SET state = 'stopped', due_at = NULL, waiting = NULL, reason = ?2, updated_at = ?3
+             WHERE contact_id = ?1 AND state = 'active'",
+        )?
+        .execute(params![contact_id, reason, millis(now)])?)
+}
+
 /// An active enrollment, as the scheduler and plan edits need it.
 #[derive(Debug, Clone)]
 pub struct Live {

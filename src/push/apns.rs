@@ -159,7 +159,7 @@ fn classify(status: u16, reason: &str, after: Option<Duration>, expire_token: im
     let what = format!("APNs {status} {reason}");
     match (status, reason) {
         (410, _) | (400, "BadDeviceToken") => Outcome::DeadToken(what),
-        (403, "ExpiredProviderToken" | "InvalidProviderToken") => {
+        (403, "ExpiredProviderToken") => {
             expire_token();
             Outcome::Retry { error: what, after: None }
         }

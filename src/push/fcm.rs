@@ -125,8 +125,6 @@ fn classify(status: u16, code: &str, message: &str, after: Option<Duration>) -> 
         "QUOTA_EXCEEDED" | "UNAVAILABLE" | "INTERNAL" => Outcome::Retry { error: what, after },
         // The app's APNs credentials in the Firebase console are wrong: a configuration error.
         "THIRD_PARTY_AUTH_ERROR" => Outcome::Drop(what),
-        // The access token went stale between asking and sending: the next try asks again.
-        _ if status == 401 => Outcome::Retry { error: what, after },
         _ if status == 429 || status >= 500 => Outcome::Retry { error: what, after },
         // INVALID_ARGUMENT, PERMISSION_DENIED…: trying again cannot help.
         _ => Outcome::Drop(what),
@@ -147,6 +145,7 @@ mod tests {
         }
         assert!(matches!(classify(400, "INVALID_ARGUMENT", "bad", None), Outcome::Drop(_)));
         assert!(matches!(classify(401, "THIRD_PARTY_AUTH_ERROR", "", None), Outcome::Drop(_)));
-        assert!(matches!(classify(401, "UNAUTHENTICATED", "", None), Outcome::Retry { .. }));
+        // gcp_auth keeps its token until it expires: a refused one is a configuration error.
+        assert!(matches!(classify(401, "UNAUTHENTICATED", "", None), Outcome::Drop(_)));
     }
 }

@@ -40,7 +40,7 @@ impl Pusher {
 }
 
 /// What a provider said about one push.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Outcome {
     Sent,
     /// 429/5xx/network: try again, not before `after` when the provider said.
@@ -71,8 +71,9 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
         // One transaction records the last round's outcomes and claims the next round.
         let now = state.clock.now();
         let done = std::mem::take(&mut results);
+        let kept = done.clone();
         let claim = !stop.is_cancelled();
-        let claimed = state
+        let written = state
             .db
             .write(move |tx| {
                 for (p, outcome) in &done {
@@ -80,7 +81,18 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
                 }
                 if claim { store::claim(tx, now, concurrency) } else { Ok(Vec::new()) }
             })
-            .await?;
+            .await;
+        let claimed = match written {
+            Ok(c) => c,
+            Err(e) if !claim => return Err(e),
+            Err(e) => {
+                // The outcomes are kept and written with the next round.
+                tracing::error!(error = format!("{e:#}"), "recording pushes failed; trying again");
+                results = kept;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
         if !claim {
             return Ok(());
         }

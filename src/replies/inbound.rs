@@ -3,11 +3,14 @@
 //! consent meaning, and makes a notification. Answered at once with empty TwiML; a repeat of the
 //! same MessageSid changes nothing.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::json;
 
 use super::keywords::{self, Intent};
+use crate::accounts::model::Agent;
 use crate::app::AppState;
 use crate::contacts::model::{ContactInput, PhoneInput, Source};
 use crate::db::millis;
@@ -150,66 +153,84 @@ type Job = (Reply, tokio::sync::oneshot::Sender<anyhow::Result<Stored>>);
 #[derive(Default)]
 pub struct Inbox {
     queue: std::sync::Mutex<Vec<Job>>,
-    leader: tokio::sync::Mutex<()>,
+    leader: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Inbox {
     async fn submit(&self, state: &web::Data<AppState>, reply: Reply) -> anyhow::Result<Stored> {
         let (done, mut result) = tokio::sync::oneshot::channel();
         self.queue.lock().map_err(|_| anyhow::anyhow!("inbox lock poisoned"))?.push((reply, done));
-        let lead = self.leader.lock().await;
+        let lead = self.leader.clone().lock_owned().await;
         // A leader before us may have stored ours already.
         if let Ok(r) = result.try_recv() {
             return r;
         }
         let jobs =
             std::mem::take(&mut *self.queue.lock().map_err(|_| anyhow::anyhow!("inbox lock poisoned"))?);
-        let (replies, waiting): (Vec<Reply>, Vec<_>) = jobs.into_iter().unzip();
-        let settings = state.settings.clone();
-        let now = state.clock.now();
-        let written = state
-            .db
-            .write(move |tx| {
-                let mut results = Vec::with_capacity(replies.len());
-                for reply in &replies {
-                    tx.execute_batch("SAVEPOINT reply")?;
-                    let r = store(tx, &settings, reply, now);
-                    tx.execute_batch(if r.is_ok() {
-                        "RELEASE reply"
-                    } else {
-                        "ROLLBACK TO reply; RELEASE reply"
-                    })?;
-                    results.push(r);
-                }
-                Ok(results)
-            })
-            .await;
-        // Answers go out once the transaction is committed, before the next leader starts.
-        match written {
-            Ok(results) => waiting.into_iter().zip(results).for_each(|(w, r)| {
-                let _ = w.send(r);
-            }),
-            Err(e) => {
-                // Every reply in it learns why (and Twilio retries them).
-                let why = format!("{e:#}");
-                waiting.into_iter().for_each(|w| {
-                    let _ = w.send(Err(anyhow::anyhow!("storing replies failed: {why}")));
-                });
-            }
-        }
-        drop(lead);
+        // The batch runs on its own task: a leader whose request goes away (a client timeout)
+        // does not take the others' answers with it.
+        tokio::spawn(store_batch(state.clone(), jobs, lead));
         result.await.unwrap_or_else(|_| Err(anyhow::anyhow!("storing the reply failed")))
     }
+}
+
+/// Stores a batch of replies in one transaction and answers each once it is committed, before
+/// the next leader starts.
+async fn store_batch(state: web::Data<AppState>, jobs: Vec<Job>, lead: tokio::sync::OwnedMutexGuard<()>) {
+    let (replies, waiting): (Vec<Reply>, Vec<_>) = jobs.into_iter().unzip();
+    let settings = state.settings.clone();
+    let now = state.clock.now();
+    let written = state
+        .db
+        .write(move |tx| {
+            let mut results = Vec::with_capacity(replies.len());
+            let mut agents = HashMap::new();
+            for reply in &replies {
+                tx.execute_batch("SAVEPOINT reply")?;
+                let r = store(tx, &settings, &mut agents, reply, now);
+                tx.execute_batch(if r.is_ok() {
+                    "RELEASE reply"
+                } else {
+                    "ROLLBACK TO reply; RELEASE reply"
+                })?;
+                results.push(r);
+            }
+            Ok(results)
+        })
+        .await;
+    match written {
+        Ok(results) => waiting.into_iter().zip(results).for_each(|(w, r)| {
+            let _ = w.send(r);
+        }),
+        Err(e) => {
+            // Every reply in it learns why (and Twilio retries them).
+            let why = format!("{e:#}");
+            waiting.into_iter().for_each(|w| {
+                let _ = w.send(Err(anyhow::anyhow!("storing replies failed: {why}")));
+            });
+        }
+    }
+    drop(lead);
 }
 
 /// Stores one reply: finds its agent, reads its meaning, and writes everything it implies.
 fn store(
     tx: &Connection,
     settings: &crate::config::Settings,
+    agents: &mut HashMap<String, Option<Agent>>,
     reply: &Reply,
     now: jiff::Timestamp,
 ) -> anyhow::Result<Stored> {
-    let Some(agent) = agent_for(tx, &reply.to)? else {
+    // A burst of replies mostly goes to a few numbers: each agent is read once per transaction.
+    let agent = match agents.get(&reply.to) {
+        Some(a) => a.clone(),
+        None => {
+            let a = agent_for(tx, &reply.to)?;
+            agents.insert(reply.to.clone(), a.clone());
+            a
+        }
+    };
+    let Some(agent) = agent else {
         return Ok(Stored::UnknownTo(reply.to.clone()));
     };
     let intent = keywords::classify(&reply.body);
@@ -218,7 +239,7 @@ fn store(
     Ok(if store_reply(tx, &agent, reply, &intent, help, now)? { Stored::New } else { Stored::Repeat })
 }
 
-fn agent_for(conn: &Connection, number: &str) -> anyhow::Result<Option<crate::accounts::model::Agent>> {
+fn agent_for(conn: &Connection, number: &str) -> anyhow::Result<Option<Agent>> {
     let id: Option<i64> = conn
         .prepare_cached("SELECT id FROM agents WHERE sending_number = ?1")?
         .query_row([number], |r| r.get(0))
@@ -232,7 +253,7 @@ fn agent_for(conn: &Connection, number: &str) -> anyhow::Result<Option<crate::ac
 /// Stores a reply and everything it implies, in one transaction; `Ok(false)` for a repeat.
 fn store_reply(
     tx: &Connection,
-    agent: &crate::accounts::model::Agent,
+    agent: &Agent,
     r: &Reply,
     intent: &Intent,
     help: Option<String>,
@@ -291,6 +312,7 @@ fn store_reply(
                 format!("phrase:{phrase}")
             };
             super::consent::opt_out(tx, &r.to, &r.from, &how, Some(id), now)?;
+            crate::plans::store::stop_contact(tx, contact_id, "opted_out", now)?;
         }
         Intent::OptIn { keyword } => {
             super::consent::opt_in(tx, &r.to, &r.from, &format!("keyword:{keyword}"), Some(id), now)?
@@ -301,9 +323,9 @@ fn store_reply(
     crate::plans::store::stop_on_reply(tx, contact_id, now)?;
 
     // One notification per reply (R-IN-3); the push to the agent's devices hangs off it.
-    let name = crate::contacts::store::get(tx, agent.id, contact_id)?
-        .map(|c| format!("{} {}", c.first_name, c.last_name).trim().to_owned())
-        .unwrap_or_default();
+    let name: String = tx
+        .prepare_cached("SELECT trim(first_name || ' ' || last_name) FROM contacts WHERE id = ?1")?
+        .query_row([contact_id], |r| r.get(0))?;
     let preview: String = if r.body.is_empty() && !r.media.is_empty() {
         "📷 Media".into()
     } else {

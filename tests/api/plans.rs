@@ -541,3 +541,131 @@ async fn a_round_that_dies_midway_leaves_nothing_and_the_next_sends_each_step_on
         assert_eq!(texts_to(&app, &format!("+131255504{i:02}")).await, ["once"], "each step once");
     }
 }
+
+#[tokio::test]
+async fn enrolling_by_filter_and_editing_a_plan_with_live_enrollments() {
+    let app = spawn_app_with(long_tokens).await;
+    app.clock.set(at("2027-03-01T16:00:00Z"));
+    let (_, t) = sender(&app, "a@example.com", json!({"time_zone": "America/Chicago"})).await;
+    let buyer = app
+        .contact(&t, json!({"first_name": "Bu", "tags": ["buyer"], "phones": [{"number": "+13125550101"}]}))
+        .await;
+    app.contact(&t, json!({"first_name": "Se", "tags": ["seller"], "phones": [{"number": "+13125550102"}]}))
+        .await;
+    let res = app
+        .post(
+            "/v1/scripts",
+            &app.admin_token,
+            &json!({"name": "Buyers", "kind": "filter", "source": "contact.tags.contains(\"buyer\")"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let filter = res.json::<Value>().await.unwrap()["id"].clone();
+    let p = plan(&app, &t, three_steps()).await;
+    let res = app.post(&format!("/v1/plans/{p}/enrollments"), &t, &json!({"filter_script": filter})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(res.json::<Value>().await.unwrap()["enrolled"], 1);
+    let list = enrollments(&app, &t, p).await;
+    assert_eq!((list.len(), list[0]["contact_id"].clone()), (1, buyer["id"].clone()));
+    tick(&app, "2027-03-01T16:00:00Z").await; // 10:00 in Chicago: step 1
+    assert_eq!(enrollments(&app, &t, p).await[0]["next_at"], "2027-03-02T15:00:00Z");
+
+    // The next step moves to 11:15; the plan keeps its place (step 2 of now two).
+    let mut edited = three_steps();
+    edited["steps"][1]["time_of_day"] = json!("11:15");
+    edited["steps"].as_array_mut().unwrap().pop();
+    assert_eq!(app.put(&format!("/v1/plans/{p}"), &t, &edited).await.status(), StatusCode::OK);
+    let e = &enrollments(&app, &t, p).await[0];
+    assert_eq!((e["next_step"].clone(), e["next_at"].clone()), (json!(2), json!("2027-03-02T17:15:00Z")));
+    tick(&app, "2027-03-02T17:15:00Z").await;
+    assert_eq!(texts_to(&app, "+13125550101").await, ["Hi Bu, step one", "step two"]);
+    // Cut to one step: the enrollment, past the last step, is complete.
+    edited["steps"].as_array_mut().unwrap().pop();
+    let p2 = plan(&app, &t, three_steps()).await;
+    enroll(&app, &t, p2, &[buyer["id"].as_i64().unwrap()]).await;
+    assert_eq!(
+        app.put(
+            &format!("/v1/plans/{p2}"),
+            &t,
+            &json!({"name": "Short", "steps": [{"day_offset": 0, "time_of_day": "10:00", "body": "x"}]})
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    tick(&app, "2027-03-02T17:16:00Z").await;
+    let e = &enrollments(&app, &t, p2).await[0];
+    assert_eq!((e["state"].clone(), e["steps_sent"].clone()), (json!("completed"), json!(1)));
+    // Paused, nothing goes; resumed, what fell due goes.
+    let p3 = plan(
+        &app,
+        &t,
+        json!({"name": "P", "steps": [{"day_offset": 1, "time_of_day": "09:00", "body": "later"}]}),
+    )
+    .await;
+    enroll(&app, &t, p3, &[buyer["id"].as_i64().unwrap()]).await;
+    assert_eq!(app.post(&format!("/v1/plans/{p3}/pause"), &t, &json!({})).await.status(), StatusCode::OK);
+    tick(&app, "2027-03-03T16:00:00Z").await;
+    assert!(!texts_to(&app, "+13125550101").await.contains(&"later".to_owned()));
+    assert_eq!(app.post(&format!("/v1/plans/{p3}/resume"), &t, &json!({})).await.status(), StatusCode::OK);
+    tick(&app, "2027-03-03T16:01:00Z").await;
+    assert_eq!(texts_to(&app, "+13125550101").await.last().map(String::as_str), Some("later"));
+}
+
+#[tokio::test]
+async fn the_notice_reaches_twilio_before_the_text_even_at_a_fast_pace() {
+    // A 10DLC number sends 10 a second: notice and text are claimed in one round.
+    let app = spawn_app_with(|s| {
+        long_tokens(s);
+        s.sending.ten_dlc_numbers = vec!["+13125550100".into()];
+    })
+    .await;
+    let sent = twilio_accepts(&app, std::time::Duration::from_millis(50)).await;
+    let res = app.post("/v1/admin/teams", &app.admin_token, &json!({"name": "North Shore"})).await;
+    let team: Value = res.json().await.unwrap();
+    let (_, t) = sender(&app, "a@example.com", json!({"name": "Alex Agent", "team_id": team["id"]})).await;
+    let c = app.contact(&t, json!({"first_name": "Cy", "phones": [{"number": "+13125550101"}]})).await;
+    let res = app.post("/v1/messages/send", &t, &json!({"contact_ids": [c["id"]], "body": "The text"})).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    for _ in 0..200 {
+        if sent.lock().unwrap().len() >= 2 {
+            break;
+        }
+        app.clock.advance(jiff::SignedDuration::from_millis(200));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let bodies: Vec<String> = sent.lock().unwrap().iter().map(|s| s.2.clone()).collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert!(bodies[0].contains("Alex Agent"), "the notice first: {bodies:?}");
+    assert_eq!(bodies[1], "The text");
+}
+
+#[tokio::test]
+async fn a_scheduled_send_leaves_out_a_contact_deleted_meanwhile_and_stop_ends_enrollments_at_once() {
+    let app = spawn_app_with(long_tokens).await;
+    app.clock.set(at("2027-03-01T16:00:00Z"));
+    let (_, t) = sender(&app, "a@example.com", json!({"time_zone": "America/Chicago"})).await;
+    let a = app.contact(&t, json!({"first_name": "A", "phones": [{"number": "+13125550101"}]})).await;
+    let b = app.contact(&t, json!({"first_name": "B", "phones": [{"number": "+13125550102"}]})).await;
+    let body = json!({"contact_ids": [a["id"], b["id"]], "body": "Later", "send_at": "2027-03-01T18:00:00Z"});
+    assert_eq!(app.post("/v1/messages/send", &t, &body).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(app.delete(&format!("/v1/contacts/{}", b["id"]), &t).await.status(), StatusCode::NO_CONTENT);
+    tick(&app, "2027-03-01T18:00:00Z").await;
+    assert_eq!(texts_to(&app, "+13125550101").await, ["Later"], "the others still get it");
+
+    // STOP ends the contact's enrollments there and then, even in a plan that goes on after replies.
+    let p = plan(&app, &t, json!({"name": "On", "stop_on_reply": false, "steps": [{"day_offset": 1, "time_of_day": "09:00", "body": "x"}]})).await;
+    enroll(&app, &t, p, &[a["id"].as_i64().unwrap()]).await;
+    crate::replies::reply(&app, "SM7", "+13125550101", "+13125550100", "Stop texting me", false).await;
+    let e = &enrollments(&app, &t, p).await[0];
+    assert_eq!(
+        (e["state"].clone(), e["reason"].clone(), e["next_at"].clone()),
+        (json!("stopped"), json!("opted_out"), Value::Null)
+    );
+
+    // A template that cannot compile is refused when the plan is saved.
+    let res = app.post("/v1/plans", &t, &json!({"name": "Bad", "steps": [{"day_offset": 0, "time_of_day": "09:00", "body": "Hi ${contact.first_name"}]})).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let p: Value = res.json().await.unwrap();
+    assert_eq!(p["field"], "steps[0].body", "{p}");
+}
