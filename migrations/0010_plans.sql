@@ -64,3 +64,8 @@ INSERT OR IGNORE INTO team_notices (agent_id, number, created_at)
 -- Texts from one sender to one number go out in the order they were queued (the team notice
 -- before the text it precedes): the dispatcher looks for an earlier one still pending.
 CREATE INDEX messages_pending_to ON messages(recipient, id) WHERE status IN ('queued', 'sending');
+
+-- Automated texts keep to quiet hours when they go out, not only when queued (R-QH-1): past
+-- `not_after` (the window's close at the recipient's place) a text waits for `reopens_at`.
+ALTER TABLE messages ADD COLUMN not_after INTEGER;
+ALTER TABLE messages ADD COLUMN reopens_at INTEGER;

@@ -232,6 +232,7 @@ pub fn outgoing(state: &AppState, q: &Quote, keep: impl Fn(&quote::Line) -> bool
             kind: if l.kind == Some(crate::compose::cost::Kind::Mms) { "mms" } else { "sms" },
             segments: l.segments,
             credits: l.credits,
+            quiet: None,
         })
         .collect()
 }

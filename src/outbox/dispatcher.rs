@@ -37,6 +37,12 @@ impl Outbox {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// Holds sending (what a credentials refusal does) or lets it go on.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+        self.wake();
+    }
 }
 
 /// The delay before try number `attempts + 1`: `base` doubled per try, at most 5 minutes, with
@@ -288,6 +294,12 @@ async fn deliver(
             .write(move |tx| store::end_unsent(tx, id, Status::Sending, Status::Failed, None, &reason, now))
             .await?;
         return Ok(());
+    }
+    // Quiet hours at the moment of sending, not only of queueing (R-QH-1).
+    if let Some((close, open)) = m.quiet
+        && let Some(wait) = crate::plans::model::quiet_wait(close, open, now)
+    {
+        return state.db.write(move |tx| store::hold_quiet(tx, id, wait, now)).await;
     }
     // In order per number: an earlier text still on its way goes first.
     let (sender, recipient) = (m.sender.clone(), m.recipient.clone());

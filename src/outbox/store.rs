@@ -18,6 +18,9 @@ pub struct Outgoing {
     pub kind: &'static str,
     pub segments: u32,
     pub credits: u32,
+    /// Automated texts: the sending window's close at the recipient's place, and when it opens
+    /// again (R-QH-1). `None` for one-off texts.
+    pub quiet: Option<(jiff::Timestamp, jiff::Timestamp)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,8 +74,9 @@ pub fn queue(
     ])?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO messages (batch_id, agent_id, contact_id, sender, recipient, body, media_urls, kind, segments,
-             credits, priority, status, next_attempt_at, usage_day, usage_month, counted, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'queued', ?12, ?13, ?14, ?15, ?12, ?12)",
+             credits, priority, status, next_attempt_at, usage_day, usage_month, counted, created_at, updated_at,
+             not_after, reopens_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'queued', ?12, ?13, ?14, ?15, ?12, ?12, ?16, ?17)",
     )?;
     let mut ids = Vec::with_capacity(messages.len());
     for m in messages {
@@ -92,6 +96,8 @@ pub fn queue(
             periods.day,
             periods.month,
             b.counted,
+            m.quiet.map(|q| millis(q.0)),
+            m.quiet.map(|q| millis(q.1)),
         ])?);
     }
     Ok(ids)
@@ -111,6 +117,8 @@ pub struct Claimed {
     /// The last attempt's answer was lost: ask Twilio before sending again.
     pub reconcile: bool,
     pub sending_since: Option<jiff::Timestamp>,
+    /// See [`Outgoing::quiet`].
+    pub quiet: Option<(jiff::Timestamp, jiff::Timestamp)>,
 }
 
 /// Takes up to `limit` due messages, replies first, and marks them `sending` (before any POST).
@@ -144,7 +152,8 @@ pub fn claim_due(
              sending_since = CASE WHEN reconcile = 1 THEN sending_since ELSE ?1 END
          WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND sender = ?2 AND next_attempt_at <= ?1
                       ORDER BY priority, next_attempt_at, id LIMIT ?3)
-         RETURNING id, agent_id, sender, recipient, body, media_urls, segments, attempts, reconcile, sending_since",
+         RETURNING id, agent_id, sender, recipient, body, media_urls, segments, attempts, reconcile, sending_since,
+             not_after, reopens_at",
     )?;
     let rows = stmt.query_map(params![millis(now), sender, room as i64], |r| {
         let media: String = r.get(5)?;
@@ -159,6 +168,10 @@ pub fn claim_due(
             attempts: r.get(7)?,
             reconcile: r.get(8)?,
             sending_since: r.get::<_, Option<i64>>(9)?.map(timestamp),
+            quiet: match (r.get::<_, Option<i64>>(10)?, r.get::<_, Option<i64>>(11)?) {
+                (Some(close), Some(open)) => Some((timestamp(close), timestamp(open))),
+                _ => None,
+            },
         })
     })?;
     let mut claimed: Vec<Claimed> = rows.collect::<Result<_, _>>().context("claiming messages")?;
@@ -222,6 +235,23 @@ pub fn earlier_pending(conn: &Connection, sender: &str, recipient: &str, id: i64
             "SELECT 1 FROM messages WHERE recipient = ?2 AND id < ?3 AND status IN ('queued', 'sending') AND sender = ?1",
         )?
         .exists(params![sender, recipient, id])?)
+}
+
+/// A claimed automated text past its window's close waits until `at`, with its next close and
+/// opening (R-QH-1); the claim is not counted as a try.
+pub fn hold_quiet(
+    conn: &Connection,
+    id: i64,
+    (at, close, open): (jiff::Timestamp, jiff::Timestamp, jiff::Timestamp),
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET status = 'queued', next_attempt_at = ?2, attempts = max(0, attempts - 1),
+             not_after = ?3, reopens_at = ?4, error_message = 'quiet_hours: waits for the sending window', updated_at = ?5
+         WHERE id = ?1 AND status = 'sending'",
+    )?
+    .execute(params![id, millis(at), millis(close), millis(open), millis(now)])?;
+    Ok(())
 }
 
 /// Puts a claimed text back without counting the claim as a try.

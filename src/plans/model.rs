@@ -126,6 +126,43 @@ impl Window {
     }
 }
 
+impl Window {
+    /// While `now` is inside the window at `tz`: its close today and its next opening.
+    pub fn bounds(&self, now: jiff::Timestamp, tz: &TimeZone) -> Option<(jiff::Timestamp, jiff::Timestamp)> {
+        if !self.contains(now, tz) {
+            return None;
+        }
+        let close = now
+            .to_zoned_datetime(tz.clone())
+            .date()
+            .to_datetime(self.end)
+            .to_zoned_datetime(tz.clone())
+            .ok()?;
+        let close = close.timestamp();
+        Some((close, self.next_open(close, tz)))
+    }
+}
+
+/// For an automated text whose window closes at `close` and opens again at `open`: `None` when
+/// `now` is inside a window (the same hours on any later day), else when to try again and that
+/// window's close and next opening. Days are 24 hours here: an hour off across a DST change.
+pub fn quiet_wait(
+    close: jiff::Timestamp,
+    open: jiff::Timestamp,
+    now: jiff::Timestamp,
+) -> Option<(jiff::Timestamp, jiff::Timestamp, jiff::Timestamp)> {
+    if now < close {
+        return None;
+    }
+    let day = jiff::SignedDuration::from_hours(24);
+    let (mut close, mut open) = (close, open);
+    while close <= now {
+        (close, open) = (close + day, open + day);
+    }
+    let start = open - day;
+    if now >= start { None } else { Some((start, close, open)) }
+}
+
 /// When a step is due: its day and time in the recipient's zone, moved into the window.
 pub fn step_at(enrolled_on: Date, step: &Step, tz: &TimeZone, window: &Window) -> jiff::Timestamp {
     let day = enrolled_on.checked_add(jiff::Span::new().days(step.day_offset as i64)).unwrap_or(enrolled_on);
@@ -216,6 +253,29 @@ mod tests {
         assert_eq!(early.to_zoned_datetime(chicago.clone()).time(), Time::constant(8, 0, 0, 0));
         assert!(window().contains(early, &chicago));
         assert!(!window().contains(late - jiff::SignedDuration::from_mins(1), &chicago));
+    }
+
+    #[test]
+    fn a_text_past_its_window_waits_for_the_next_opening() {
+        let chicago = TimeZone::get("America/Chicago").unwrap();
+        let noon = at("2027-01-05T18:00:00Z");
+        let (close, open) = window().bounds(noon, &chicago).unwrap();
+        assert_eq!((close, open), (at("2027-01-06T03:00:00Z"), at("2027-01-06T14:00:00Z")));
+        assert_eq!(window().bounds(at("2027-01-06T04:00:00Z"), &chicago), None);
+        assert_eq!(quiet_wait(close, open, at("2027-01-06T02:59:00Z")), None, "still open");
+        assert_eq!(
+            quiet_wait(close, open, at("2027-01-06T03:30:00Z")),
+            Some((open, at("2027-01-07T03:00:00Z"), at("2027-01-07T14:00:00Z")))
+        );
+        assert_eq!(quiet_wait(close, open, at("2027-01-06T15:00:00Z")), None, "open again the next day");
+        assert_eq!(
+            quiet_wait(close, open, at("2027-01-07T05:00:00Z")).map(|w| w.0),
+            Some(at("2027-01-07T14:00:00Z"))
+        );
+    }
+
+    fn at(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub fn uncounted(contact_id: i64, recipient: &str, body: String) -> Outgoing {
         kind: "sms",
         segments: seg.segments as u32,
         credits: 0,
+        quiet: None,
     }
 }
 

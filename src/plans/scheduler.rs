@@ -229,6 +229,7 @@ fn run_step(
                 kind: if line.kind == Some(crate::compose::cost::Kind::Mms) { "mms" } else { "sms" },
                 segments: line.segments,
                 credits: line.credits,
+                quiet: window.bounds(now, &zone(&e.time_zone)),
             },
         ));
     }
@@ -307,7 +308,8 @@ fn privacy_text(
     if !window.contains(now, &tz) {
         return store::postpone_job(tx, job.id, window.next_open(now, &tz), "quiet_hours", now);
     }
-    let text = super::notices::uncounted(contact_id, number, super::notices::PRIVACY_TEXT.into());
+    let mut text = super::notices::uncounted(contact_id, number, super::notices::PRIVACY_TEXT.into());
+    text.quiet = window.bounds(now, &tz);
     let batch = super::notices::queue_uncounted(tx, agent, sender, &[text], now)?;
     store::finish_job(tx, job.id, "done", None, Some(&batch), now)
 }
@@ -359,7 +361,13 @@ fn run_send(
             .map(|c| super::model::recipient_zone(c, l.number.as_deref(), agent.time_zone.as_str()).0)
             .unwrap_or(TimeZone::UTC)
     };
-    let messages = crate::outbox::api::outgoing(state, &q, |l| window.contains(now, &zone_of(l)));
+    let mut messages = crate::outbox::api::outgoing(state, &q, |l| window.contains(now, &zone_of(l)));
+    for (m, l) in messages
+        .iter_mut()
+        .zip(q.lines.iter().filter(|l| l.status == Status::Ok && window.contains(now, &zone_of(l))))
+    {
+        m.quiet = window.bounds(now, &zone_of(l));
+    }
     let mut later: Vec<(jiff::Timestamp, Vec<quote::RecipientInput>)> = Vec::new();
     for l in q.lines.iter().filter(|l| l.status == Status::Ok) {
         let tz = zone_of(l);

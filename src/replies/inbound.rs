@@ -366,6 +366,7 @@ fn store_reply(
             kind: "sms",
             segments: seg.segments as u32,
             credits: 0,
+            quiet: None,
         };
         crate::outbox::store::queue(tx, &batch, &[m], &crate::limits::agent_periods(agent, now), now)?;
     }

@@ -669,3 +669,59 @@ async fn a_scheduled_send_leaves_out_a_contact_deleted_meanwhile_and_stop_ends_e
     let p: Value = res.json().await.unwrap();
     assert_eq!(p["field"], "steps[0].body", "{p}");
 }
+
+#[tokio::test]
+async fn an_automated_text_still_queued_when_the_window_closes_waits_for_morning() {
+    let app = spawn_app_with(long_tokens).await;
+    let sent = twilio_accepts(&app, std::time::Duration::ZERO).await;
+    let (_, t) = sender(&app, "a@example.com", json!({"time_zone": "America/Chicago"})).await;
+    let c = app.contact(&t, json!({"first_name": "Cy", "phones": [{"number": "+13125550101"}]})).await;
+    let p = plan(
+        &app,
+        &t,
+        json!({"name": "Late", "steps": [{"day_offset": 0, "time_of_day": "20:59", "body": "evening"}]}),
+    )
+    .await;
+    // Queued at 20:59 in Chicago, but the outbox is held up (a backlog, a pause) past 21:00.
+    app.state.outbox.set_paused(true);
+    app.clock.set(at("2027-03-02T02:59:00Z"));
+    enroll(&app, &t, p, &[c["id"].as_i64().unwrap()]).await;
+    tick(&app, "2027-03-02T02:59:00Z").await;
+    assert_eq!(texts_to(&app, "+13125550101").await, ["evening"]);
+    app.clock.set(at("2027-03-02T03:30:00Z"));
+    app.state.outbox.set_paused(false);
+    let row = || async {
+        app.state
+            .db
+            .read(|c| {
+                Ok(c.query_row("SELECT status, next_attempt_at, attempts FROM messages", [], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                })?)
+            })
+            .await
+            .unwrap()
+    };
+    let mut held = row().await;
+    for _ in 0..100 {
+        held = row().await;
+        if held.1 > at("2027-03-02T03:30:00Z").as_millisecond() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        held,
+        ("queued".into(), at("2027-03-02T14:00:00Z").as_millisecond(), 0),
+        "held for 08:00, no try counted"
+    );
+    assert!(sent.lock().unwrap().is_empty(), "nothing reached Twilio after 21:00");
+    app.clock.set(at("2027-03-02T14:00:00Z"));
+    app.state.outbox.wake();
+    for _ in 0..100 {
+        if !sent.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(sent.lock().unwrap().len(), 1, "sent in the morning");
+}
