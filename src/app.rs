@@ -121,7 +121,31 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
     let dispatcher = crate::outbox::dispatcher::spawn(state.clone(), stop.clone());
     let pusher = crate::push::worker::spawn(state.clone(), stop.clone());
     let scheduler = crate::plans::scheduler::spawn(state.clone(), stop.clone());
-    Ok(Application { address, server, state, stop, workers: vec![dispatcher, pusher, scheduler] })
+    let checkpointer = spawn_checkpointer(state.clone(), stop.clone());
+    Ok(Application {
+        address,
+        server,
+        state,
+        stop,
+        workers: vec![dispatcher, pusher, scheduler, checkpointer],
+    })
+}
+
+/// Folds the WAL into the database every half second, beside the writes (see `Db::checkpoint`).
+fn spawn_checkpointer(state: web::Data<AppState>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.cancelled() => break,
+            }
+            if let Err(e) = state.db.checkpoint().await {
+                tracing::warn!(error = format!("{e:#}"), "a WAL checkpoint failed; trying again");
+            }
+        }
+        // A last one on the way out.
+        let _ = state.db.checkpoint().await;
+    })
 }
 
 impl Application {

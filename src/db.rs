@@ -104,15 +104,30 @@ impl Db {
             .context("database pool config")?
             .post_create(Hook::async_fn(move |obj, _| {
                 Box::pin(async move {
-                    obj.interact(move |c| configure(c, busy_timeout))
-                        .await
-                        .map_err(|e| HookError::message(e.to_string()))?
-                        .map_err(HookError::Backend)
+                    // Checkpoints run beside the writes (`Db::checkpoint`), never inside a commit.
+                    obj.interact(move |c| {
+                        configure(c, busy_timeout)?;
+                        c.pragma_update(None, "wal_autocheckpoint", 0)
+                    })
+                    .await
+                    .map_err(|e| HookError::message(e.to_string()))?
+                    .map_err(HookError::Backend)
                 })
             }))
             .build()
             .context("building the database pool")?;
         Ok(Db { pool, writer: Default::default() })
+    }
+
+    /// Copies what the WAL holds into the database without blocking writers (a PASSIVE
+    /// checkpoint). The daemon runs it every half second, so no commit pays for a checkpoint's
+    /// fsync; without it (CLI tools) the WAL is folded in when the last connection closes.
+    pub async fn checkpoint(&self) -> anyhow::Result<()> {
+        self.read(|c| {
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
     }
 
     /// Runs `f` with a connection, off the async workers.

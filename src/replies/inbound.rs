@@ -124,8 +124,11 @@ async fn sandbox_inbound(
 /// Stores a reply for the agent holding its `To` number (nothing for an unknown one).
 async fn receive(state: &web::Data<AppState>, reply: Reply) -> Result<(), ApiError> {
     match state.inbox.submit(state, reply).await? {
-        Stored::New => {
-            state.outbox.wake();
+        Stored::New { answered } => {
+            // The outbox has work only when HELP was answered.
+            if answered {
+                state.outbox.wake();
+            }
             state.push.wake();
         }
         Stored::Repeat => {}
@@ -139,7 +142,10 @@ async fn receive(state: &web::Data<AppState>, reply: Reply) -> Result<(), ApiErr
 
 /// What became of a reply.
 enum Stored {
-    New,
+    /// Stored; `answered` when a HELP answer was queued.
+    New {
+        answered: bool,
+    },
     /// The same MessageSid again: nothing changed.
     Repeat,
     UnknownTo(String),
@@ -236,7 +242,12 @@ fn store(
     let intent = keywords::classify(&reply.body);
     let answer_help = matches!(intent, Intent::Help) && !settings.twilio.advanced_opt_out;
     let help = answer_help.then(|| settings.replies.help_text.replace("{agent}", &agent.name));
-    Ok(if store_reply(tx, &agent, reply, &intent, help, now)? { Stored::New } else { Stored::Repeat })
+    let answered = help.is_some() && agent.sending_number.is_some();
+    Ok(if store_reply(tx, &agent, reply, &intent, help, now)? {
+        Stored::New { answered }
+    } else {
+        Stored::Repeat
+    })
 }
 
 fn agent_for(conn: &Connection, number: &str) -> anyhow::Result<Option<Agent>> {
