@@ -22,6 +22,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0008_push.sql")),
     M::up(include_str!("../migrations/0009_unread.sql")),
     M::up(include_str!("../migrations/0010_plans.sql")),
+    M::up(include_str!("../migrations/0011_unread_counter.sql")),
 ];
 
 /// The schema version this binary writes.

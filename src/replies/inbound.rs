@@ -347,12 +347,10 @@ fn store_reply(
             "INSERT INTO notifications (agent_id, contact_id, message_id, title, preview, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
         .insert(params![agent.id, contact_id, id, name, preview, millis(now)])?;
-    // One push per device of the agent (R-PUSH-2), badge = the agent's unread notifications,
-    // counted up to 999 (a badge says "many" by then, and counting stays cheap).
+    // One push per device of the agent (R-PUSH-2), badge = the agent's unread notifications
+    // (a counter the notifications' triggers keep).
     let unread: u32 = tx
-        .prepare_cached(
-            "SELECT count(*) FROM (SELECT 1 FROM notifications WHERE agent_id = ?1 AND read_at IS NULL LIMIT 999)",
-        )?
+        .prepare_cached("SELECT unread_notifications FROM agents WHERE id = ?1")?
         .query_row([agent.id], |r| r.get(0))?;
     let payload = crate::push::payload::build(&name, &preview, unread, contact_id, id);
     crate::push::store::queue(tx, agent.id, notification, &payload, now)?;

@@ -558,3 +558,37 @@ async fn pushes_queued_before_a_restart_go_out_after_it_once() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(app.count("sandbox_pushes").await, 1, "sent after the restart, once");
 }
+
+#[tokio::test]
+async fn the_badge_counts_unread_notifications_and_drops_when_read() {
+    let app = spawn_app().await;
+    let (_, a) = agent_with_number(&app).await;
+    app.post("/v1/devices", &a, &json!({"platform": "fcm", "token": "fcm-token-a"})).await;
+    let c = app.contact(&a, json!({"first_name": "Jane", "phones": [{"number": "312-555-0142"}]})).await;
+    let badges = || async {
+        let v: Value = app.get("/v1/sandbox/pushes", &a).await.json().await.unwrap();
+        let mut b: Vec<i64> =
+            v["items"].as_array().unwrap().iter().map(|p| p["payload"]["badge"].as_i64().unwrap()).collect();
+        b.reverse();
+        b
+    };
+    let wait_for = |n: usize| async move {
+        for _ in 0..100 {
+            if badges().await.len() >= n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    reply(&app, "SM61", "+13125550142", "+13125550100", "one", false).await;
+    wait_for(1).await;
+    reply(&app, "SM62", "+13125550142", "+13125550100", "two", false).await;
+    wait_for(2).await;
+    assert_eq!(
+        app.post(&format!("/v1/contacts/{}/read", c["id"]), &a, &json!({})).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    reply(&app, "SM63", "+13125550142", "+13125550100", "three", false).await;
+    wait_for(3).await;
+    assert_eq!(badges().await, [1, 2, 1], "read notifications leave the badge");
+}
