@@ -191,14 +191,15 @@ async fn store_batch(state: web::Data<AppState>, jobs: Vec<Job>, lead: tokio::sy
         .write(move |tx| {
             let mut results = Vec::with_capacity(replies.len());
             let mut agents = HashMap::new();
+            // Cached statements: a savepoint per reply costs no parsing.
+            let run = |sql: &str| tx.prepare_cached(sql).and_then(|mut s| s.execute([]));
             for reply in &replies {
-                tx.execute_batch("SAVEPOINT reply")?;
+                run("SAVEPOINT reply")?;
                 let r = store(tx, &settings, &mut agents, reply, now);
-                tx.execute_batch(if r.is_ok() {
-                    "RELEASE reply"
-                } else {
-                    "ROLLBACK TO reply; RELEASE reply"
-                })?;
+                if r.is_err() {
+                    run("ROLLBACK TO reply")?;
+                }
+                run("RELEASE reply")?;
                 results.push(r);
             }
             Ok(results)
