@@ -104,6 +104,44 @@ pub fn queue(
 }
 
 /// A message the dispatcher took to send.
+/// A text without limits or credits: a HELP answer, the team notice, the privacy text.
+pub fn uncounted(contact_id: i64, recipient: &str, body: String) -> Outgoing {
+    let seg = crate::compose::segments::segment(&body);
+    Outgoing {
+        contact_id,
+        recipient: recipient.to_owned(),
+        body,
+        media_urls: vec![],
+        kind: "sms",
+        segments: seg.segments as u32,
+        credits: 0,
+        quiet: None,
+    }
+}
+
+/// Queues `texts` from the agent's number as one uncounted batch, ahead of other traffic;
+/// returns the batch id.
+pub fn queue_uncounted(
+    tx: &Connection,
+    agent: &crate::accounts::model::Agent,
+    sender: &str,
+    texts: &[Outgoing],
+    now: jiff::Timestamp,
+) -> anyhow::Result<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let batch = NewBatch {
+        id: &id,
+        agent_id: agent.id,
+        quote_id: None,
+        priority: Priority::OneToOne,
+        script: None,
+        sender,
+        counted: false,
+    };
+    queue(tx, &batch, texts, &crate::limits::agent_periods(agent, now), now)?;
+    Ok(id)
+}
+
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: i64,

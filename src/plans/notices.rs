@@ -8,47 +8,10 @@ use rusqlite::Connection;
 use super::model::{Window, recipient_zone};
 use super::store;
 use crate::accounts::model::Agent;
-use crate::outbox::store::{NewBatch, Outgoing, Priority};
+use crate::outbox::store::{queue_uncounted, uncounted};
 
 /// The exact text of the next day (R-TEAM-1).
 pub const PRIVACY_TEXT: &str = "To better serve you, messages may be shared with other team members. Please call or text me with questions.";
-
-/// A text without limits or credits: the notice, the privacy text.
-pub fn uncounted(contact_id: i64, recipient: &str, body: String) -> Outgoing {
-    let seg = crate::compose::segments::segment(&body);
-    Outgoing {
-        contact_id,
-        recipient: recipient.to_owned(),
-        body,
-        media_urls: vec![],
-        kind: "sms",
-        segments: seg.segments as u32,
-        credits: 0,
-        quiet: None,
-    }
-}
-
-/// Queues an uncounted batch of `texts` from the agent's number.
-pub fn queue_uncounted(
-    tx: &Connection,
-    agent: &Agent,
-    sender: &str,
-    texts: &[Outgoing],
-    now: jiff::Timestamp,
-) -> anyhow::Result<String> {
-    let id = uuid::Uuid::new_v4().to_string();
-    let batch = NewBatch {
-        id: &id,
-        agent_id: agent.id,
-        quote_id: None,
-        priority: Priority::OneToOne,
-        script: None,
-        sender,
-        counted: false,
-    };
-    crate::outbox::store::queue(tx, &batch, texts, &crate::limits::agent_periods(agent, now), now)?;
-    Ok(id)
-}
 
 /// The zone of an agent's contact texted at `number` (R-QH-1); UTC for a contact gone.
 pub fn contact_zone(

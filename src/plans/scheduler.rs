@@ -308,9 +308,9 @@ fn privacy_text(
     if !window.contains(now, &tz) {
         return store::postpone_job(tx, job.id, window.next_open(now, &tz), "quiet_hours", now);
     }
-    let mut text = super::notices::uncounted(contact_id, number, super::notices::PRIVACY_TEXT.into());
+    let mut text = crate::outbox::store::uncounted(contact_id, number, super::notices::PRIVACY_TEXT.into());
     text.quiet = window.bounds(now, &tz);
-    let batch = super::notices::queue_uncounted(tx, agent, sender, &[text], now)?;
+    let batch = crate::outbox::store::queue_uncounted(tx, agent, sender, &[text], now)?;
     store::finish_job(tx, job.id, "done", None, Some(&batch), now)
 }
 

@@ -15,7 +15,6 @@ use crate::app::AppState;
 use crate::contacts::model::{ContactInput, PhoneInput, Source};
 use crate::db::millis;
 use crate::error::ApiError;
-use crate::outbox::store::{NewBatch, Outgoing, Priority};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhooks/twilio/inbound", web::post().to(inbound))
@@ -357,28 +356,8 @@ fn store_reply(
     crate::push::store::queue(tx, agent.id, notification, &payload, now)?;
     // HELP is answered (carriers require it), ahead of other traffic and outside the limits.
     if let (Some(text), Some(sender)) = (help, &agent.sending_number) {
-        let seg = crate::compose::segments::segment(&text);
-        let batch_id = uuid::Uuid::new_v4().to_string();
-        let batch = NewBatch {
-            id: &batch_id,
-            agent_id: agent.id,
-            quote_id: None,
-            priority: Priority::OneToOne,
-            script: None,
-            sender,
-            counted: false,
-        };
-        let m = Outgoing {
-            contact_id,
-            recipient: r.from.clone(),
-            body: text,
-            media_urls: vec![],
-            kind: "sms",
-            segments: seg.segments as u32,
-            credits: 0,
-            quiet: None,
-        };
-        crate::outbox::store::queue(tx, &batch, &[m], &crate::limits::agent_periods(agent, now), now)?;
+        let answer = crate::outbox::store::uncounted(contact_id, &r.from, text);
+        crate::outbox::store::queue_uncounted(tx, agent, sender, &[answer], now)?;
     }
     Ok(true)
 }
