@@ -1,12 +1,12 @@
 //! Compose benchmarks (`cargo bench --bench compose`): segment counting on a mixed corpus, and a
 //! quote for 10,000 recipients with a `${contact.first_name}` template, in-process and over HTTP.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use tidings::accounts::api::{AgentInput, add_agent};
-use tidings::accounts::model::{Country, LimitOverrides, Role};
 use tidings::app::{self, AppState};
 use tidings::clock::SystemClock;
 use tidings::compose::quote::{self, QuoteRequest};
@@ -30,11 +30,6 @@ fn corpus() -> Vec<String> {
     out
 }
 
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
-}
-
 fn main() {
     let texts = corpus();
     let bytes: usize = texts.iter().map(String::len).sum();
@@ -48,7 +43,7 @@ fn main() {
         std::hint::black_box(segs);
         runs.push(start.elapsed());
     }
-    let m = median(runs);
+    let m = common::median(runs);
     println!(
         "segment counting, mixed corpus ({} texts, {:.1} MB; GSM-7, UCS-2, emoji-heavy): {:.0} texts/s, {:.1} MB/s (median of 5)",
         texts.len(),
@@ -57,9 +52,7 @@ fn main() {
         bytes as f64 / 1e6 / m.as_secs_f64()
     );
 
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = common::runtime();
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut settings = Settings::default();
@@ -69,31 +62,12 @@ fn main() {
         settings.defaults.daily_segments = 100_000;
         settings.defaults.monthly_credits = 1_000_000;
         let state = AppState::new(settings, Arc::new(SystemClock)).await.expect("state");
-        let input = AgentInput {
-            email: "bench@example.com".into(),
-            name: "Bench Agent".into(),
-            password: "bench password 123".into(),
-            role: Role::Agent,
-            team_id: None,
-            country: None,
-            time_zone: None,
-            limits: LimitOverrides::default(),
-        };
-        let agent = add_agent(&state, input).await.unwrap_or_else(|e| panic!("{e}"));
+        let id = common::agent(&state, "bench@example.com").await.id;
         let mut csv = String::from("first_name,last_name,mobile\n");
         for i in 0..10_000 {
             let _ = writeln!(csv, "{},Lee,+1 312 {} {:04}", ["Ann", "Bo", "Carla", "José", "Zoë"][i % 5], 200 + i / 10_000, i % 10_000);
         }
-        let id = agent.id;
-        let now = jiff::Timestamp::now();
-        state
-            .db
-            .write(move |tx| {
-                tx.execute("UPDATE agents SET sending_number = '+13125550100' WHERE id = ?1", [id])?;
-                tidings::contacts::import_csv(tx, id, csv.as_bytes(), &Country::parse("US").expect("US"), false, now, |_, _| {})
-            })
-            .await
-            .expect("import");
+        common::contacts(&state, id, Some("+13125550100"), csv).await;
         let ids = state.db.read(move |c| tidings::contacts::store::all_ids(c, id)).await.expect("ids");
         let agent = state.db.read(move |c| tidings::accounts::store::agent_by_id(c, id)).await.expect("agent").expect("agent");
         let request = QuoteRequest {
@@ -113,19 +87,10 @@ fn main() {
             runs.push(start.elapsed());
             assert_eq!(q.totals.sendable, 10_000);
         }
-        println!("quote for 10,000 recipients with a ${{contact.first_name}} template, in-process: median {:.0} ms (of 5)", median(runs).as_secs_f64() * 1000.0);
+        println!("quote for 10,000 recipients with a ${{contact.first_name}} template, in-process: median {:.0} ms (of 5)", common::median(runs).as_secs_f64() * 1000.0);
 
         let client = reqwest::Client::new();
-        let login: serde_json::Value = client
-            .post(format!("{base}/v1/auth/login"))
-            .json(&serde_json::json!({"email": "bench@example.com", "password": "bench password 123"}))
-            .send()
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json");
-        let token = login["token"].as_str().expect("token").to_owned();
+        let token = common::login(&client, &base, "bench@example.com").await;
         let mut runs = Vec::new();
         for _ in 0..5 {
             let start = Instant::now();
@@ -135,6 +100,6 @@ fn main() {
             runs.push(start.elapsed());
             assert!(body.len() > 1_000_000);
         }
-        println!("the same quote over HTTP (POST /v1/messages/quote, JSON answer included): median {:.0} ms (of 5)", median(runs).as_secs_f64() * 1000.0);
+        println!("the same quote over HTTP (POST /v1/messages/quote, JSON answer included): median {:.0} ms (of 5)", common::median(runs).as_secs_f64() * 1000.0);
     });
 }

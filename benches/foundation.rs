@@ -2,12 +2,12 @@
 //! latency over HTTP, and the daemon's resident memory after start. Prints medians and p99s;
 //! figures, not assertions, since the machine is shared.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tidings::accounts::api::{AgentInput, add_agent};
-use tidings::accounts::model::{LimitOverrides, Role};
 use tidings::app::{self, AppState};
 use tidings::clock::SystemClock;
 use tidings::config::Settings;
@@ -132,20 +132,6 @@ fn settings(db: &std::path::Path) -> Settings {
     s
 }
 
-async fn agent(state: &AppState, email: &str) -> i64 {
-    let input = AgentInput {
-        email: email.into(),
-        name: "Bench Agent".into(),
-        password: "bench password 123".into(),
-        role: Role::Agent,
-        team_id: None,
-        country: None,
-        time_zone: None,
-        limits: LimitOverrides::default(),
-    };
-    add_agent(state, input).await.map(|a| a.id).unwrap_or_else(|e| panic!("agent: {e}"))
-}
-
 /// Imports one file as `POST /v1/contacts/import` and `tidings import` do.
 async fn import(state: &AppState, agent_id: i64, bytes: Arc<Vec<u8>>) -> Duration {
     let start = Instant::now();
@@ -195,9 +181,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = common::runtime();
     rt.block_on(async {
         let bytes = Arc::new(csv(ROWS));
         println!(
@@ -211,7 +195,7 @@ fn main() {
             let state = AppState::new(settings(&dir.path().join("bench.db")), Arc::new(SystemClock))
                 .await
                 .expect("state");
-            let id = agent(&state, "bench@example.com").await;
+            let id = common::agent(&state, "bench@example.com").await.id;
             let took = import(&state, id, bytes.clone()).await;
             println!(
                 "  run {run}: {:.2} s = {:.0} rows/s",
@@ -229,22 +213,13 @@ fn main() {
         }
         let (dir, state) = kept.expect("a run");
         // A second agent's contacts share the tables, as in production.
-        let other = agent(&state, "other@example.com").await;
+        let other = common::agent(&state, "other@example.com").await.id;
         import(&state, other, Arc::new(csv(10_000))).await;
         let application = app::build(state).expect("build");
         let base = format!("http://{}", application.address());
         tokio::spawn(application.run_until_stopped());
         let client = reqwest::Client::new();
-        let login: serde_json::Value = client
-            .post(format!("{base}/v1/auth/login"))
-            .json(&serde_json::json!({"email": "bench@example.com", "password": "bench password 123"}))
-            .send()
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json");
-        let token = login["token"].as_str().expect("token").to_owned();
+        let token = common::login(&client, &base, "bench@example.com").await;
         let mut rng = Lcg(7);
         let by_phone: Vec<String> = (0..1000)
             .map(|_| {

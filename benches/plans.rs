@@ -3,13 +3,14 @@
 //! queue all their steps (quote, render, limits, queue, move on), and then 20 s of dispatch to a
 //! loopback Twilio stand-in showing each sender stays within its pace (10DLC, 10 segments/s).
 
+mod common;
+
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tidings::accounts::api::{AgentInput, add_agent};
-use tidings::accounts::model::{Country, LimitOverrides, Role};
+use tidings::accounts::model::Country;
 use tidings::app::{self, AppState};
 use tidings::clock::{Clock, ManualClock};
 use tidings::config::Settings;
@@ -21,9 +22,7 @@ const AGENTS: usize = 4;
 const PER_AGENT: usize = 25_000;
 
 fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = common::runtime();
     rt.block_on(run());
 }
 
@@ -64,17 +63,7 @@ async fn run() {
 
     let mut agents = Vec::new();
     for (i, number) in numbers.iter().enumerate() {
-        let input = AgentInput {
-            email: format!("a{i}@example.com"),
-            name: "Bench Agent".into(),
-            password: "bench password 123".into(),
-            role: Role::Agent,
-            team_id: None,
-            country: None,
-            time_zone: None,
-            limits: LimitOverrides::default(),
-        };
-        let agent = add_agent(&state, input).await.unwrap_or_else(|e| panic!("{e}"));
+        let agent = common::agent(&state, &format!("a{i}@example.com")).await;
         let mut csv = String::from("first_name,mobile\n");
         for k in 0..PER_AGENT {
             // Area codes across zones: Chicago, New York, Denver, Los Angeles.

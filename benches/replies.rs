@@ -5,6 +5,8 @@
 //!   p99 ≤ 25 ms);
 //! - pushes per second from the push outbox to a loopback APNs stand-in (h2c) (goal ≥ 1,000/s).
 
+mod common;
+
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,8 +14,6 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde_json::json;
-use tidings::accounts::api::{AgentInput, add_agent};
-use tidings::accounts::model::{Country, LimitOverrides, Role};
 use tidings::app::{self, AppState};
 use tidings::clock::SystemClock;
 use tidings::config::Settings;
@@ -45,17 +45,7 @@ fn settings(dir: &std::path::Path, twilio: &MockServer) -> Settings {
 
 /// An agent holding `NUMBER` with `CONTACTS` contacts and one device.
 async fn agent(state: &AppState) -> i64 {
-    let input = AgentInput {
-        email: "bench@example.com".into(),
-        name: "Bench Agent".into(),
-        password: "bench password 123".into(),
-        role: Role::Agent,
-        team_id: None,
-        country: None,
-        time_zone: None,
-        limits: LimitOverrides::default(),
-    };
-    let id = add_agent(state, input).await.unwrap_or_else(|e| panic!("{e}")).id;
+    let id = common::agent(state, "bench@example.com").await.id;
     let mut csv = String::from("first_name,mobile\n");
     for i in 0..CONTACTS {
         let _ = writeln!(
@@ -66,28 +56,19 @@ async fn agent(state: &AppState) -> i64 {
             i % 10_000
         );
     }
+    common::contacts(state, id, Some(NUMBER), csv).await;
     state
         .db
         .write(move |tx| {
-            tx.execute("UPDATE agents SET sending_number = ?1 WHERE id = ?2", rusqlite::params![NUMBER, id])?;
             tx.execute(
                 "INSERT INTO devices (agent_id, platform, token, environment, created_at, updated_at)
                  VALUES (?1, 'apns', ?2, 'production', 0, 0)",
                 rusqlite::params![id, "ab".repeat(32)],
             )?;
-            let us = Country::parse("US").map_err(anyhow::Error::msg)?;
-            tidings::contacts::import_csv(
-                tx,
-                id,
-                csv.as_bytes(),
-                &us,
-                false,
-                jiff::Timestamp::now(),
-                |_, _| {},
-            )
+            Ok(())
         })
         .await
-        .expect("contacts");
+        .expect("device");
     id
 }
 
@@ -352,9 +333,7 @@ async fn push() {
 }
 
 fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = common::runtime();
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let run = |part: &str| only.as_deref().is_none_or(|o| o == part);
     rt.block_on(async {

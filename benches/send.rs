@@ -2,14 +2,14 @@
 //! the dispatcher's rate to a loopback Twilio stand-in with pacing off (next to a bare reqwest
 //! loop against the same stand-in), and pacing accuracy for three senders over 30 s.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tidings::accounts::api::{AgentInput, add_agent};
-use tidings::accounts::model::{Country, LimitOverrides, Role};
 use tidings::app::{self, AppState};
 use tidings::clock::SystemClock;
 use tidings::config::Settings;
@@ -51,19 +51,9 @@ fn settings(dir: &std::path::Path, twilio: &MockServer) -> Settings {
     s
 }
 
-/// An agent sending from `number`, with `n` contacts; returns its email.
+/// An agent sending from `number`, with `n` contacts numbered from `first`; its id.
 async fn agent(state: &AppState, email: &str, number: &str, n: usize, first: usize) -> i64 {
-    let input = AgentInput {
-        email: email.into(),
-        name: "Bench Agent".into(),
-        password: "bench password 123".into(),
-        role: Role::Agent,
-        team_id: None,
-        country: None,
-        time_zone: None,
-        limits: LimitOverrides::default(),
-    };
-    let id = add_agent(state, input).await.unwrap_or_else(|e| panic!("{e}")).id;
+    let id = common::agent(state, email).await.id;
     let mut csv = String::from("first_name,mobile\n");
     for i in first..first + n {
         let _ = writeln!(
@@ -74,38 +64,8 @@ async fn agent(state: &AppState, email: &str, number: &str, n: usize, first: usi
             i % 10_000
         );
     }
-    let number = number.to_owned();
-    state
-        .db
-        .write(move |tx| {
-            tx.execute("UPDATE agents SET sending_number = ?1 WHERE id = ?2", rusqlite::params![number, id])?;
-            let us = Country::parse("US").map_err(anyhow::Error::msg)?;
-            tidings::contacts::import_csv(
-                tx,
-                id,
-                csv.as_bytes(),
-                &us,
-                false,
-                jiff::Timestamp::now(),
-                |_, _| {},
-            )
-        })
-        .await
-        .expect("contacts");
+    common::contacts(state, id, Some(number), csv).await;
     id
-}
-
-async fn login(client: &reqwest::Client, base: &str, email: &str) -> String {
-    let v: Value = client
-        .post(format!("{base}/v1/auth/login"))
-        .json(&json!({"email": email, "password": "bench password 123"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    v["token"].as_str().expect("token").to_owned()
 }
 
 async fn send_all(client: &reqwest::Client, base: &str, token: &str, id: i64) -> (Duration, Value) {
@@ -144,15 +104,8 @@ async fn send_all(client: &reqwest::Client, base: &str, token: &str, id: i64) ->
     (start.elapsed(), v)
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = common::runtime();
     rt.block_on(async {
         let client = reqwest::Client::new();
         // `cargo bench --bench send -- accept|dispatch|pacing` runs one part.
@@ -171,7 +124,7 @@ fn main() {
             let base = format!("http://{}", application.address());
             let handle = application.server_handle();
             let running = tokio::spawn(application.run_until_stopped());
-            let token = login(&client, &base, "bench@example.com").await;
+            let token = common::login(&client, &base, "bench@example.com").await;
             let (took, v) = send_all(&client, &base, &token, id).await;
             // Stop it: wiremock reuses stand-ins, and this app would go on sending to the next.
             handle.stop(false).await;
@@ -181,7 +134,7 @@ fn main() {
             accepts.push(took);
         }
         if !accepts.is_empty() {
-        println!("send-accept for 10,000 recipients with a ${{contact.first_name}} template (HTTP, all rows queued and counters reserved): median {:.0} ms of 3", median(accepts).as_secs_f64() * 1000.0);
+        println!("send-accept for 10,000 recipients with a ${{contact.first_name}} template (HTTP, all rows queued and counters reserved): median {:.0} ms of 3", common::median(accepts).as_secs_f64() * 1000.0);
         }
 
         // 2. Dispatcher rate with pacing off, then a bare reqwest loop to the same stand-in.
@@ -199,7 +152,7 @@ fn main() {
         let base = format!("http://{}", application.address());
         let handle = application.server_handle();
         let running = tokio::spawn(application.run_until_stopped());
-        let token = login(&client, &base, "fast@example.com").await;
+        let token = common::login(&client, &base, "fast@example.com").await;
         let start = Instant::now();
         send_all(&client, &base, &token, id).await;
         while log.lock().map(|l| l.len()).unwrap_or(0) < n {
@@ -256,7 +209,7 @@ fn main() {
         let base = format!("http://{}", application.address());
         tokio::spawn(application.run_until_stopped());
         for ((email, _, _), id) in senders.iter().zip(&ids) {
-            let token = login(&client, &base, email).await;
+            let token = common::login(&client, &base, email).await;
             send_all(&client, &base, &token, *id).await;
         }
         let start = Instant::now();
