@@ -285,9 +285,17 @@ async fn deliver(
             }
         }
     }
-    // No text ever reaches an opted-out or DNC number, whatever the quote said (R-IN-4).
+    // One read for the checks before sending: consent, and whether an earlier text to the same
+    // number is still on its way.
     let (sender, recipient) = (m.sender.clone(), m.recipient.clone());
-    if let Some(reason) = state.db.read(move |c| store::blocked(c, &sender, &recipient)).await? {
+    let (blocked, earlier) = state
+        .db
+        .read(move |c| {
+            Ok((store::blocked(c, &sender, &recipient)?, store::earlier_pending(c, &sender, &recipient, id)?))
+        })
+        .await?;
+    // No text ever reaches an opted-out or DNC number, whatever the quote said (R-IN-4).
+    if let Some(reason) = blocked {
         let reason = reason.to_owned();
         state
             .db
@@ -302,8 +310,7 @@ async fn deliver(
         return state.db.write(move |tx| store::hold_quiet(tx, id, wait, now)).await;
     }
     // In order per number: an earlier text still on its way goes first.
-    let (sender, recipient) = (m.sender.clone(), m.recipient.clone());
-    if state.db.read(move |c| store::earlier_pending(c, &sender, &recipient, id)).await? {
+    if earlier {
         let at = now.saturating_add(jiff::SignedDuration::from_secs(1))?;
         return state.db.write(move |tx| store::hold(tx, id, at, now)).await;
     }

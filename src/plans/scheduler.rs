@@ -355,23 +355,17 @@ fn run_send(
     let ok: Vec<i64> = q.lines.iter().filter(|l| l.status == Status::Ok).map(|l| l.contact_id).collect();
     let contacts: HashMap<i64, crate::contacts::model::Contact> =
         crate::contacts::store::get_many(tx, agent.id, &ok)?.into_iter().map(|c| (c.id, c)).collect();
-    let zone_of = |l: &quote::Line| {
-        contacts
-            .get(&l.contact_id)
-            .map(|c| super::model::recipient_zone(c, l.number.as_deref(), agent.time_zone.as_str()).0)
-            .unwrap_or(TimeZone::UTC)
-    };
-    let mut messages = crate::outbox::api::outgoing(state, &q, |l| window.contains(now, &zone_of(l)));
-    for (m, l) in messages
-        .iter_mut()
-        .zip(q.lines.iter().filter(|l| l.status == Status::Ok && window.contains(now, &zone_of(l))))
-    {
-        m.quiet = window.bounds(now, &zone_of(l));
-    }
+    // Each recipient's window, worked out once: open now (its close and next opening), or the
+    // time it opens, when the rest of the send is split off for them.
+    let mut open_now: HashMap<i64, (jiff::Timestamp, jiff::Timestamp)> = HashMap::new();
     let mut later: Vec<(jiff::Timestamp, Vec<quote::RecipientInput>)> = Vec::new();
     for l in q.lines.iter().filter(|l| l.status == Status::Ok) {
-        let tz = zone_of(l);
-        if window.contains(now, &tz) {
+        let tz = contacts
+            .get(&l.contact_id)
+            .map(|c| super::model::recipient_zone(c, l.number.as_deref(), agent.time_zone.as_str()).0)
+            .unwrap_or(TimeZone::UTC);
+        if let Some(bounds) = window.bounds(now, &tz) {
+            open_now.insert(l.contact_id, bounds);
             continue;
         }
         let at = window.next_open(now, &tz);
@@ -380,6 +374,10 @@ fn run_send(
             Some((_, rs)) => rs.push(r),
             None => later.push((at, vec![r])),
         }
+    }
+    let mut messages = crate::outbox::api::outgoing(state, &q, |l| open_now.contains_key(&l.contact_id));
+    for m in &mut messages {
+        m.quiet = open_now.get(&m.contact_id).copied();
     }
     let mut batch_id = None;
     if !messages.is_empty() {
