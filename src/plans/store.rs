@@ -218,28 +218,33 @@ pub fn stop(tx: &Connection, id: i64, reason: &str, now: jiff::Timestamp) -> any
 
 /// A reply ends the contact's enrollments in plans that stop on reply (R-PLAN-3).
 pub fn stop_on_reply(tx: &Connection, contact_id: i64, now: jiff::Timestamp) -> anyhow::Result<usize> {
-    Ok(tx
-        .prepare_cached(
-            "UPDATE enrollments SET state = 'stopped', due_at = NULL, waiting = NULL, reason = 'replied', updated_at = ?2
-             WHERE contact_id = ?1 AND state = 'active'
-               AND plan_id IN (SELECT id FROM plans WHERE stop_on_reply = 1)",
-        )?
-        .execute(params![contact_id, millis(now)])?)
+    stop_enrollments(tx, contact_id, "replied", true, now)
 }
 
-/// Ends all of a contact's active enrollments (an opt-out: R-PLAN-3).
+/// An opt-out ends all of the contact's active enrollments (R-PLAN-3).
 pub fn stop_contact(
     tx: &Connection,
     contact_id: i64,
     reason: &str,
     now: jiff::Timestamp,
 ) -> anyhow::Result<usize> {
+    stop_enrollments(tx, contact_id, reason, false, now)
+}
+
+fn stop_enrollments(
+    tx: &Connection,
+    contact_id: i64,
+    reason: &str,
+    only_stop_on_reply: bool,
+    now: jiff::Timestamp,
+) -> anyhow::Result<usize> {
     Ok(tx
         .prepare_cached(
             "UPDATE enrollments SET state = 'stopped', due_at = NULL, waiting = NULL, reason = ?2, updated_at = ?3
-             WHERE contact_id = ?1 AND state = 'active'",
+             WHERE contact_id = ?1 AND state = 'active'
+               AND (?4 = 0 OR plan_id IN (SELECT id FROM plans WHERE stop_on_reply = 1))",
         )?
-        .execute(params![contact_id, reason, millis(now)])?)
+        .execute(params![contact_id, reason, millis(now), only_stop_on_reply])?)
 }
 
 /// An active enrollment, as the scheduler and plan edits need it.

@@ -16,6 +16,16 @@ pub struct Device {
     pub created_at: jiff::Timestamp,
 }
 
+fn device_row(r: &rusqlite::Row) -> rusqlite::Result<Device> {
+    Ok(Device {
+        id: r.get(0)?,
+        platform: r.get(1)?,
+        token: r.get(2)?,
+        environment: r.get(3)?,
+        created_at: timestamp(r.get(4)?),
+    })
+}
+
 /// Registers a token for an agent; a token registered again moves to the caller (R-PUSH-1).
 pub fn register(
     conn: &Connection,
@@ -34,15 +44,7 @@ pub fn register(
     conn.prepare_cached(
         "SELECT id, platform, token, environment, created_at FROM devices WHERE platform = ?1 AND token = ?2",
     )?
-    .query_row(params![platform, token], |r| {
-        Ok(Device {
-            id: r.get(0)?,
-            platform: r.get(1)?,
-            token: r.get(2)?,
-            environment: r.get(3)?,
-            created_at: timestamp(r.get(4)?),
-        })
-    })
+    .query_row(params![platform, token], device_row)
     .context("reading a device")
 }
 
@@ -50,15 +52,7 @@ pub fn list(conn: &Connection, agent_id: i64) -> anyhow::Result<Vec<Device>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, platform, token, environment, created_at FROM devices WHERE agent_id = ?1 ORDER BY id",
     )?;
-    let rows = stmt.query_map([agent_id], |r| {
-        Ok(Device {
-            id: r.get(0)?,
-            platform: r.get(1)?,
-            token: r.get(2)?,
-            environment: r.get(3)?,
-            created_at: timestamp(r.get(4)?),
-        })
-    })?;
+    let rows = stmt.query_map([agent_id], device_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
