@@ -50,7 +50,7 @@ impl AppState {
             login_throttle: LoginThrottle::new(&settings.auth),
             scripts: Scripts::new(&settings.scripts),
             outbox: Default::default(),
-            inbox: Default::default(),
+            inbox: crate::replies::inbound::Inbox::new(),
             push: crate::push::worker::Pusher::new(&settings)?,
             settings: Arc::new(settings),
             db,
@@ -89,6 +89,9 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .wrap(Compress::default())
             .wrap(from_fn(crate::ops::record))
             .wrap(TracingLogger::default())
+            // The router tries routes in order: Twilio's webhooks, the busiest, first.
+            .configure(crate::outbox::webhook::routes)
+            .configure(crate::replies::inbound::routes)
             .configure(crate::ops::routes)
             .configure(crate::accounts::api::routes)
             .configure(crate::contacts::api::routes)
@@ -96,10 +99,8 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .configure(crate::limits::api::routes)
             .configure(crate::compose::api::routes)
             .configure(crate::outbox::api::routes)
-            .configure(crate::outbox::webhook::routes)
             .configure(crate::outbox::media::routes)
             .configure(crate::replies::dnc::routes)
-            .configure(crate::replies::inbound::routes)
             .configure(crate::replies::threads::routes)
             .configure(crate::push::api::routes)
             .configure(crate::plans::api::routes)

@@ -120,15 +120,29 @@ impl Db {
         Ok(Db { pool, writer: Default::default() })
     }
 
-    /// Copies what the WAL holds into the database without blocking writers (a PASSIVE
-    /// checkpoint). The daemon runs it every half second, so no commit pays for a checkpoint's
-    /// fsync; without it (CLI tools) the WAL is folded in when the last connection closes.
+    /// Copies what the WAL holds into the database (PASSIVE checkpoints). The daemon runs it
+    /// every half second, so no commit pays for a checkpoint; without it (CLI tools) the WAL is
+    /// folded in when the last connection closes.
+    ///
+    /// The bulk is copied beside the writes. Under a steady write load that alone never catches
+    /// up (each commit adds frames while it copies), and SQLite starts the WAL over only once
+    /// every frame is copied, so the file would grow without end (300 MB in 40,000 replies). The
+    /// few frames written meanwhile are therefore copied between two writes, on the writer's
+    /// turn: the next write then starts the WAL from its beginning.
     pub async fn checkpoint(&self) -> anyhow::Result<()> {
-        self.read(|c| {
+        fn passive(c: &Connection) -> anyhow::Result<()> {
             c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
             Ok(())
-        })
-        .await
+        }
+        self.read(passive).await?;
+        let turn = self.writer.lock().await;
+        match turn.as_ref() {
+            Some(conn) => conn
+                .interact(|c| passive(c))
+                .await
+                .map_err(|e| anyhow::anyhow!("database task failed: {e}"))?,
+            None => self.read(passive).await,
+        }
     }
 
     /// Runs `f` with a connection, off the async workers.
@@ -190,6 +204,30 @@ mod tests {
         assert_eq!(migrate(&mut conn, &path).unwrap(), schema_version());
         assert_eq!(migrate(&mut conn, &path).unwrap(), 0);
         assert_eq!(stored_version(&conn).unwrap(), schema_version());
+    }
+
+    /// Under a steady write load the WAL starts over after each checkpoint instead of growing:
+    /// 20 rounds of 200 writes of 4 KB (16 MB in all), each round checkpointed while it writes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_starts_over_under_a_steady_write_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let db = Db::open(&path, 4, Duration::from_secs(5)).await.unwrap();
+        db.write(|tx| Ok(tx.execute_batch("CREATE TABLE blobs (b BLOB)")?)).await.unwrap();
+        let write = |db: Db| async move {
+            for _ in 0..200 {
+                db.write(|tx| Ok(tx.execute("INSERT INTO blobs VALUES (zeroblob(4096))", [])?))
+                    .await
+                    .unwrap();
+            }
+        };
+        let mut largest = 0;
+        for _ in 0..20 {
+            let (_, checkpointed) = tokio::join!(write(db.clone()), db.checkpoint());
+            checkpointed.unwrap();
+            largest = largest.max(std::fs::metadata(dir.path().join("t.db-wal")).unwrap().len());
+        }
+        assert!(largest < 8 << 20, "the WAL grew to {largest} bytes for 16 MB written");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The push worker (R-PUSH-2): claims due pushes, hands each to its provider, retries with
 //! backoff up to a maximum of attempts, and forgets tokens the provider says are dead.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::web;
@@ -16,6 +17,7 @@ use crate::db::millis;
 
 pub struct Pusher {
     wake: Notify,
+    paused: AtomicBool,
     apns: Option<Apns>,
     fcm: Option<Fcm>,
 }
@@ -24,6 +26,7 @@ impl Pusher {
     pub fn new(settings: &Settings) -> anyhow::Result<Pusher> {
         Ok(Pusher {
             wake: Notify::new(),
+            paused: AtomicBool::new(false),
             apns: Apns::new(&settings.apns, &settings.push)?,
             fcm: Fcm::new(&settings.fcm, &settings.push)?,
         })
@@ -31,6 +34,13 @@ impl Pusher {
 
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Holds delivery while the queue keeps filling, or lets it go on; nothing is lost. The
+    /// replies benchmark holds it to time the webhook alone.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+        self.wake();
     }
 
     /// Neither APNs nor FCM configured: pushes are recorded, for `GET /v1/sandbox/pushes`.
@@ -68,11 +78,20 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
     let (concurrency, max_attempts) = (state.settings.push.concurrency, state.settings.push.max_attempts);
     let mut results: Vec<(Claimed, Outcome)> = Vec::new();
     loop {
+        let paused = state.push.paused.load(Ordering::Relaxed);
+        if paused && results.is_empty() && !stop.is_cancelled() {
+            tokio::select! {
+                _ = state.push.wake.notified() => {}
+                _ = stop.cancelled() => {}
+            }
+            continue;
+        }
         // One transaction records the last round's outcomes and claims the next round.
         let now = state.clock.now();
         let done = std::mem::take(&mut results);
         let kept = done.clone();
-        let claim = !stop.is_cancelled();
+        let stopping = stop.is_cancelled();
+        let claim = !stopping && !paused;
         let written = state
             .db
             .write(move |tx| {
@@ -84,7 +103,7 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
             .await;
         let claimed = match written {
             Ok(c) => c,
-            Err(e) if !claim => return Err(e),
+            Err(e) if stopping => return Err(e),
             Err(e) => {
                 // The outcomes are kept and written with the next round.
                 tracing::error!(error = format!("{e:#}"), "recording pushes failed; trying again");
@@ -93,7 +112,7 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
                 continue;
             }
         };
-        if !claim {
+        if stopping {
             return Ok(());
         }
         if claimed.is_empty() {

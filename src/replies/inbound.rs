@@ -155,33 +155,59 @@ type Job = (Reply, tokio::sync::oneshot::Sender<anyhow::Result<Stored>>);
 /// Group commit for replies: while one transaction stores replies, the ones arriving queue and
 /// go together in the next (each in its own savepoint, so one bad reply fails alone). A burst of
 /// replies costs a few transactions instead of one each.
-#[derive(Default)]
+///
+/// One task drains the queue, batch after batch, while there is work; it runs on the daemon's
+/// runtime rather than on an HTTP worker, so neither a busy worker nor a request that goes away
+/// (a client timeout) holds up anyone else's answer.
 pub struct Inbox {
-    queue: std::sync::Mutex<Vec<Job>>,
-    leader: std::sync::Arc<tokio::sync::Mutex<()>>,
+    queue: std::sync::Mutex<Queue>,
+    runtime: tokio::runtime::Handle,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: Vec<Job>,
+    draining: bool,
 }
 
 impl Inbox {
+    /// An inbox whose drain task runs on the current runtime.
+    pub fn new() -> Inbox {
+        Inbox { queue: Default::default(), runtime: tokio::runtime::Handle::current() }
+    }
+
     async fn submit(&self, state: &web::Data<AppState>, reply: Reply) -> anyhow::Result<Stored> {
-        let (done, mut result) = tokio::sync::oneshot::channel();
-        self.queue.lock().map_err(|_| anyhow::anyhow!("inbox lock poisoned"))?.push((reply, done));
-        let lead = self.leader.clone().lock_owned().await;
-        // A leader before us may have stored ours already.
-        if let Ok(r) = result.try_recv() {
-            return r;
+        let (done, result) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut q = self.queue.lock().map_err(|_| anyhow::anyhow!("inbox lock poisoned"))?;
+            q.jobs.push((reply, done));
+            !std::mem::replace(&mut q.draining, true)
+        };
+        if start {
+            self.runtime.spawn(drain(state.clone()));
         }
-        let jobs =
-            std::mem::take(&mut *self.queue.lock().map_err(|_| anyhow::anyhow!("inbox lock poisoned"))?);
-        // The batch runs on its own task: a leader whose request goes away (a client timeout)
-        // does not take the others' answers with it.
-        tokio::spawn(store_batch(state.clone(), jobs, lead));
         result.await.unwrap_or_else(|_| Err(anyhow::anyhow!("storing the reply failed")))
+    }
+
+    /// The next batch; `None` (and the drain task ends) once the queue is empty.
+    fn next(&self) -> Option<Vec<Job>> {
+        let mut q = self.queue.lock().ok()?;
+        if q.jobs.is_empty() {
+            q.draining = false;
+            return None;
+        }
+        Some(std::mem::take(&mut q.jobs))
     }
 }
 
-/// Stores a batch of replies in one transaction and answers each once it is committed, before
-/// the next leader starts.
-async fn store_batch(state: web::Data<AppState>, jobs: Vec<Job>, lead: tokio::sync::OwnedMutexGuard<()>) {
+async fn drain(state: web::Data<AppState>) {
+    while let Some(jobs) = state.inbox.next() {
+        store_batch(&state, jobs).await;
+    }
+}
+
+/// Stores a batch of replies in one transaction and answers each once it is committed.
+async fn store_batch(state: &web::Data<AppState>, jobs: Vec<Job>) {
     let (replies, waiting): (Vec<Reply>, Vec<_>) = jobs.into_iter().unzip();
     let settings = state.settings.clone();
     let now = state.clock.now();
@@ -216,7 +242,6 @@ async fn store_batch(state: web::Data<AppState>, jobs: Vec<Job>, lead: tokio::sy
             });
         }
     }
-    drop(lead);
 }
 
 /// Stores one reply: finds its agent, reads its meaning, and writes everything it implies.

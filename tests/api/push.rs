@@ -244,6 +244,32 @@ async fn apns_410_forgets_the_device_and_429_is_retried_once() {
 }
 
 #[tokio::test]
+async fn held_pushes_queue_and_go_once_released() {
+    let apple = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&apple).await;
+    let app = apns_app(&apple).await;
+    let (t, _) = agent_and_contact(&app).await;
+    app.post("/v1/devices", &t, &json!({"platform": "apns", "token": TOKEN_A})).await;
+    app.state.push.set_paused(true);
+    reply(&app, "SM1", "+13125550142", "+13125550100", "hello", false).await;
+    reply(&app, "SM2", "+13125550142", "+13125550100", "are you there?", false).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(apple.received_requests().await.unwrap().is_empty(), "nothing goes while held");
+    let queued: i64 = app
+        .state
+        .db
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM pushes WHERE status = 'queued'", [], |r| r.get(0))?))
+        .await
+        .unwrap();
+    assert_eq!(queued, 2);
+
+    app.state.push.set_paused(false);
+    assert_eq!(received(&apple, 2, |_| true).await.len(), 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(apple.received_requests().await.unwrap().len(), 2, "each push once");
+}
+
+#[tokio::test]
 async fn fcm_asks_for_a_token_once_sends_v1_messages_and_forgets_unregistered_tokens() {
     let google = MockServer::start().await;
     Mock::given(method("POST"))
