@@ -50,7 +50,7 @@ impl AppState {
             login_throttle: LoginThrottle::new(&settings.auth),
             scripts: Scripts::new(&settings.scripts),
             outbox: Default::default(),
-            inbox: crate::replies::inbound::Inbox::new(),
+            inbox: crate::replies::inbound::Inbox::new(tokio::runtime::Handle::current()),
             push: crate::push::worker::Pusher::new(&settings)?,
             settings: Arc::new(settings),
             db,

@@ -171,9 +171,9 @@ struct Queue {
 }
 
 impl Inbox {
-    /// An inbox whose drain task runs on the current runtime.
-    pub fn new() -> Inbox {
-        Inbox { queue: Default::default(), runtime: tokio::runtime::Handle::current() }
+    /// An inbox whose drain task runs on `runtime`.
+    pub fn new(runtime: tokio::runtime::Handle) -> Inbox {
+        Inbox { queue: Default::default(), runtime }
     }
 
     async fn submit(&self, state: &web::Data<AppState>, reply: Reply) -> anyhow::Result<Stored> {
