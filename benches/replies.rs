@@ -114,6 +114,23 @@ async fn post(client: &reqwest::Client, url: &str, (body, sig): (String, String)
         .unwrap_or(false)
 }
 
+/// The load generator's own runtime, as if it were another process: the daemon's background
+/// tasks (the reply batches among them) do not queue behind its requests.
+fn generator() -> tokio::runtime::Handle {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("load-generator")
+                .enable_all()
+                .build()
+                .expect("generator runtime")
+        })
+        .handle()
+        .clone()
+}
+
 /// Closed loop: `n` requests from `clients` concurrent clients; requests per second.
 async fn throughput(url: &str, first: usize, n: usize, clients: usize) -> f64 {
     let client = reqwest::Client::new();
@@ -122,16 +139,19 @@ async fn throughput(url: &str, first: usize, n: usize, clients: usize) -> f64 {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..clients {
         let (client, url, next) = (client.clone(), url.to_owned(), next.clone());
-        tasks.spawn(async move {
-            let mut ok = 0;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= first + n {
-                    return ok;
+        tasks.spawn_on(
+            async move {
+                let mut ok = 0;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= first + n {
+                        return ok;
+                    }
+                    ok += post(&client, &url, signed_reply(i)).await as usize;
                 }
-                ok += post(&client, &url, signed_reply(i)).await as usize;
-            }
-        });
+            },
+            &generator(),
+        );
     }
     let mut ok = 0;
     while let Some(r) = tasks.join_next().await {
@@ -150,10 +170,13 @@ async fn latency(url: &str, first: usize, n: usize, rate: f64) -> (Duration, Dur
         let due = start + Duration::from_secs_f64(k as f64 / rate);
         tokio::time::sleep_until(due.into()).await;
         let (client, url, req) = (client.clone(), url.to_owned(), signed_reply(first + k));
-        tasks.spawn(async move {
-            assert!(post(&client, &url, req).await);
-            due.elapsed()
-        });
+        tasks.spawn_on(
+            async move {
+                assert!(post(&client, &url, req).await);
+                due.elapsed()
+            },
+            &generator(),
+        );
     }
     let mut all = Vec::with_capacity(n);
     while let Some(r) = tasks.join_next().await {

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::json;
 
@@ -153,8 +154,7 @@ enum Stored {
 type Job = (Reply, tokio::sync::oneshot::Sender<anyhow::Result<Stored>>);
 
 /// Group commit for replies: while one transaction stores replies, the ones arriving queue and
-/// go together in the next (each in its own savepoint, so one bad reply fails alone). A burst of
-/// replies costs a few transactions instead of one each.
+/// go together in the next. A burst of replies costs a few transactions instead of one each.
 ///
 /// One task drains the queue, batch after batch, while there is work; it runs on the daemon's
 /// runtime rather than on an HTTP worker, so neither a busy worker nor a request that goes away
@@ -206,42 +206,49 @@ async fn drain(state: web::Data<AppState>) {
     }
 }
 
-/// Stores a batch of replies in one transaction and answers each once it is committed.
+/// Stores a batch of replies in one transaction and answers each once it is committed. When the
+/// transaction fails, each reply is tried again in a transaction of its own, so one bad reply
+/// fails alone (the common case pays for no savepoints).
 async fn store_batch(state: &web::Data<AppState>, jobs: Vec<Job>) {
     let (replies, waiting): (Vec<Reply>, Vec<_>) = jobs.into_iter().unzip();
-    let settings = state.settings.clone();
-    let now = state.clock.now();
-    let written = state
+    let replies = std::sync::Arc::new(replies);
+    let results: Vec<anyhow::Result<Stored>> = match write(state, &replies, 0..replies.len()).await {
+        Ok(stored) => stored.into_iter().map(Ok).collect(),
+        Err(e) if replies.len() == 1 => vec![Err(e)],
+        Err(_) => {
+            let mut alone = Vec::with_capacity(replies.len());
+            for i in 0..replies.len() {
+                let stored = write(state, &replies, i..i + 1).await;
+                alone.push(stored.and_then(|s| s.into_iter().next().context("no result")));
+            }
+            alone
+        }
+    };
+    for (w, r) in waiting.into_iter().zip(results) {
+        // Twilio retries a reply that failed.
+        let _ = w.send(r.context("storing the reply"));
+    }
+}
+
+/// Stores `replies[range]` in one transaction: all of them, or none.
+async fn write(
+    state: &web::Data<AppState>,
+    replies: &std::sync::Arc<Vec<Reply>>,
+    range: std::ops::Range<usize>,
+) -> anyhow::Result<Vec<Stored>> {
+    let (replies, settings, now) = (replies.clone(), state.settings.clone(), state.clock.now());
+    state
         .db
         .write(move |tx| {
-            let mut results = Vec::with_capacity(replies.len());
             let mut agents = HashMap::new();
-            // Cached statements: a savepoint per reply costs no parsing.
-            let run = |sql: &str| tx.prepare_cached(sql).and_then(|mut s| s.execute([]));
-            for reply in &replies {
-                run("SAVEPOINT reply")?;
-                let r = store(tx, &settings, &mut agents, reply, now);
-                if r.is_err() {
-                    run("ROLLBACK TO reply")?;
-                }
-                run("RELEASE reply")?;
-                results.push(r);
-            }
-            Ok(results)
+            replies
+                .get(range)
+                .unwrap_or_default()
+                .iter()
+                .map(|r| store(tx, &settings, &mut agents, r, now))
+                .collect()
         })
-        .await;
-    match written {
-        Ok(results) => waiting.into_iter().zip(results).for_each(|(w, r)| {
-            let _ = w.send(r);
-        }),
-        Err(e) => {
-            // Every reply in it learns why (and Twilio retries them).
-            let why = format!("{e:#}");
-            waiting.into_iter().for_each(|w| {
-                let _ = w.send(Err(anyhow::anyhow!("storing replies failed: {why}")));
-            });
-        }
-    }
+        .await
 }
 
 /// Stores one reply: finds its agent, reads its meaning, and writes everything it implies.

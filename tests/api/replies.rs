@@ -592,3 +592,53 @@ async fn the_badge_counts_unread_notifications_and_drops_when_read() {
     wait_for(3).await;
     assert_eq!(badges().await, [1, 2, 1], "read notifications leave the badge");
 }
+
+#[tokio::test]
+async fn a_reply_that_cannot_be_stored_fails_alone_and_leaves_nothing() {
+    let app = spawn_app().await;
+    let (agent, _) = agent_with_number(&app).await;
+    // A storage fault for one reply (a trigger stands in for it); replies arriving together share
+    // a transaction, and the others must not go down with it.
+    app.state
+        .db
+        .write(|tx| {
+            Ok(tx.execute_batch(
+                "CREATE TRIGGER poison BEFORE INSERT ON inbound_messages WHEN NEW.body = 'poison'
+                 BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
+            )?)
+        })
+        .await
+        .unwrap();
+    let statuses = futures_util::future::join_all((0..12).map(|i| {
+        let (sid, from) = (format!("SM{i}"), format!("+1312555{:04}", 1000 + i));
+        let app = &app;
+        async move {
+            let body = if i == 5 { "poison" } else { "Is it still available?" };
+            reply(app, &sid, &from, "+13125550100", body, false).await.status()
+        }
+    }))
+    .await;
+    for (i, status) in statuses.iter().enumerate() {
+        let want = if i == 5 { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK };
+        assert_eq!(*status, want, "reply {i}");
+    }
+    assert_eq!(app.count("inbound_messages").await, 11);
+    assert_eq!(app.count("notifications").await, 11);
+    let leads: Vec<String> = app
+        .state
+        .db
+        .read(move |c| {
+            let mut s = c.prepare("SELECT e164 FROM contact_phones WHERE agent_id = ?1 ORDER BY e164")?;
+            Ok(s.query_map([agent], |r| r.get(0))?.collect::<Result<_, _>>()?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(leads.len(), 11, "no lead is left from the reply that failed: {leads:?}");
+    assert!(!leads.contains(&"+13125551005".to_owned()));
+
+    // Twilio retries it; once the fault is gone it is stored.
+    app.state.db.write(|tx| Ok(tx.execute_batch("DROP TRIGGER poison")?)).await.unwrap();
+    let retried = reply(&app, "SM5", "+13125551005", "+13125550100", "poison", false).await;
+    assert_eq!(retried.status(), StatusCode::OK);
+    assert_eq!(app.count("inbound_messages").await, 12);
+}
