@@ -121,7 +121,7 @@ impl Db {
     }
 
     /// Copies what the WAL holds into the database (PASSIVE checkpoints). The daemon runs it
-    /// every half second, so no commit pays for a checkpoint; without it (CLI tools) the WAL is
+    /// ten times a second, so no commit pays for a checkpoint; without it (CLI tools) the WAL is
     /// folded in when the last connection closes.
     ///
     /// The bulk is copied beside the writes. Under a steady write load that alone never catches
