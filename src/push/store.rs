@@ -138,6 +138,17 @@ pub fn finish(
     Ok(())
 }
 
+/// Marks pushes sent, in one statement.
+pub fn finish_sent(conn: &Connection, ids: &[i64], now: jiff::Timestamp) -> anyhow::Result<()> {
+    if !ids.is_empty() {
+        conn.prepare_cached(
+            "UPDATE pushes SET status = 'sent', error = NULL, updated_at = ?2 WHERE id IN (SELECT value FROM json_each(?1))",
+        )?
+        .execute(params![serde_json::to_string(ids)?, millis(now)])?;
+    }
+    Ok(())
+}
+
 pub fn retry(
     conn: &Connection,
     id: i64,

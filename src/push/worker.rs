@@ -95,9 +95,7 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
         let written = state
             .db
             .write(move |tx| {
-                for (p, outcome) in &done {
-                    record_outcome(tx, p, outcome, max_attempts, now)?;
-                }
+                record_round(tx, &done, max_attempts, now)?;
                 if claim { store::claim(tx, now, concurrency) } else { Ok(Vec::new()) }
             })
             .await;
@@ -132,6 +130,21 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
     }
 }
 
+/// Records a round's outcomes: the sent pushes (most of them) in one statement.
+fn record_round(
+    tx: &rusqlite::Connection,
+    done: &[(Claimed, Outcome)],
+    max_attempts: u32,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let sent: Vec<i64> = done.iter().filter(|(_, o)| matches!(o, Outcome::Sent)).map(|(p, _)| p.id).collect();
+    store::finish_sent(tx, &sent, now)?;
+    for (p, outcome) in done {
+        record_outcome(tx, p, outcome, max_attempts, now)?;
+    }
+    Ok(())
+}
+
 fn record_outcome(
     tx: &rusqlite::Connection,
     p: &Claimed,
@@ -140,7 +153,7 @@ fn record_outcome(
     now: jiff::Timestamp,
 ) -> anyhow::Result<()> {
     match outcome {
-        Outcome::Sent => store::finish(tx, p.id, "sent", None, now),
+        Outcome::Sent => Ok(()), // recorded by `record_round`, all at once
         Outcome::Retry { error, .. } if p.attempts >= max_attempts => store::finish(
             tx,
             p.id,
