@@ -201,6 +201,18 @@ impl Inbox {
 }
 
 async fn drain(state: web::Data<AppState>) {
+    /// Should the task die (a panic), the next reply starts another.
+    struct Restart<'a>(&'a Inbox);
+    impl Drop for Restart<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking()
+                && let Ok(mut q) = self.0.queue.lock()
+            {
+                q.draining = false;
+            }
+        }
+    }
+    let _restart = Restart(&state.inbox);
     while let Some(jobs) = state.inbox.next() {
         store_batch(&state, jobs).await;
     }
