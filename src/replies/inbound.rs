@@ -252,31 +252,40 @@ async fn write(
     state
         .db
         .write(move |tx| {
-            let mut agents = HashMap::new();
+            let mut seen = Seen::default();
             replies
                 .get(range)
                 .unwrap_or_default()
                 .iter()
-                .map(|r| store(tx, &settings, &mut agents, r, now))
+                .map(|r| store(tx, &settings, &mut seen, r, now))
                 .collect()
         })
         .await
+}
+
+/// What one transaction has read so far: a burst of replies mostly goes to a few numbers.
+#[derive(Default)]
+struct Seen {
+    /// The agent holding each `To` number.
+    agents: HashMap<String, Option<Agent>>,
+    /// Each agent's unread notifications, as the triggers on `notifications` keep them: read once,
+    /// then one more for each notification this transaction adds.
+    unread: HashMap<i64, u32>,
 }
 
 /// Stores one reply: finds its agent, reads its meaning, and writes everything it implies.
 fn store(
     tx: &Connection,
     settings: &crate::config::Settings,
-    agents: &mut HashMap<String, Option<Agent>>,
+    seen: &mut Seen,
     reply: &Reply,
     now: jiff::Timestamp,
 ) -> anyhow::Result<Stored> {
-    // A burst of replies mostly goes to a few numbers: each agent is read once per transaction.
-    let agent = match agents.get(&reply.to) {
+    let agent = match seen.agents.get(&reply.to) {
         Some(a) => a.clone(),
         None => {
             let a = agent_for(tx, &reply.to)?;
-            agents.insert(reply.to.clone(), a.clone());
+            seen.agents.insert(reply.to.clone(), a.clone());
             a
         }
     };
@@ -287,7 +296,7 @@ fn store(
     let answer_help = matches!(intent, Intent::Help) && !settings.twilio.advanced_opt_out;
     let help = answer_help.then(|| settings.replies.help_text.replace("{agent}", &agent.name));
     let answered = help.is_some() && agent.sending_number.is_some();
-    Ok(if store_reply(tx, &agent, reply, &intent, help, now)? {
+    Ok(if store_reply(tx, seen, &agent, reply, &intent, help, now)? {
         Stored::New { answered }
     } else {
         Stored::Repeat
@@ -308,6 +317,7 @@ fn agent_for(conn: &Connection, number: &str) -> anyhow::Result<Option<Agent>> {
 /// Stores a reply and everything it implies, in one transaction; `Ok(false)` for a repeat.
 fn store_reply(
     tx: &Connection,
+    seen: &mut Seen,
     agent: &Agent,
     r: &Reply,
     intent: &Intent,
@@ -317,23 +327,29 @@ fn store_reply(
     if tx.prepare_cached("SELECT 1 FROM inbound_messages WHERE twilio_sid = ?1")?.exists([&r.sid])? {
         return Ok(false);
     }
-    // The contact of this agent with this number, in any format it was entered (R-IN-2).
-    let existing: Option<i64> = tx
-        .prepare_cached("SELECT contact_id FROM contact_phones WHERE agent_id = ?1 AND e164 = ?2 ORDER BY contact_id LIMIT 1")?
-        .query_row(params![agent.id, r.from], |row| row.get(0))
+    // The contact of this agent with this number, in any format it was entered (R-IN-2), and
+    // the name its notification shows.
+    let existing: Option<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT p.contact_id, trim(c.first_name || ' ' || c.last_name) FROM contact_phones p
+             JOIN contacts c ON c.id = p.contact_id
+             WHERE p.agent_id = ?1 AND p.e164 = ?2 ORDER BY p.contact_id LIMIT 1",
+        )?
+        .query_row(params![agent.id, r.from], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
-    let contact_id = match existing {
-        Some(id) => id,
+    let (contact_id, name) = match existing {
+        Some(found) => found,
         None => {
+            let name = readable(&r.from, agent.country.id());
             let lead = ContactInput {
-                first_name: Some(readable(&r.from, agent.country.id())),
+                first_name: Some(name.clone()),
                 phones: vec![PhoneInput { number: r.from.clone(), label: Default::default() }],
                 tags: vec!["new-lead".into()],
                 ..Default::default()
             }
             .validate(&agent.country, Source::InboundText)
             .map_err(|e| anyhow::anyhow!("new lead: {}: {}", e.field, e.reason))?;
-            crate::contacts::store::insert(tx, agent.id, &lead, now)?
+            (crate::contacts::store::insert(tx, agent.id, &lead, now)?, name)
         }
     };
     let intent_name = match intent {
@@ -378,9 +394,6 @@ fn store_reply(
     crate::plans::store::stop_on_reply(tx, contact_id, now)?;
 
     // One notification per reply (R-IN-3); the push to the agent's devices hangs off it.
-    let name: String = tx
-        .prepare_cached("SELECT trim(first_name || ' ' || last_name) FROM contacts WHERE id = ?1")?
-        .query_row([contact_id], |r| r.get(0))?;
     let preview: String = if r.body.is_empty() && !r.media.is_empty() {
         "📷 Media".into()
     } else {
@@ -393,9 +406,19 @@ fn store_reply(
         .insert(params![agent.id, contact_id, id, name, preview, millis(now)])?;
     // One push per device of the agent (R-PUSH-2), badge = the agent's unread notifications
     // (a counter the notifications' triggers keep).
-    let unread: u32 = tx
-        .prepare_cached("SELECT unread_notifications FROM agents WHERE id = ?1")?
-        .query_row([agent.id], |r| r.get(0))?;
+    let unread = match seen.unread.get_mut(&agent.id) {
+        Some(unread) => {
+            *unread += 1;
+            *unread
+        }
+        None => {
+            let unread: u32 = tx
+                .prepare_cached("SELECT unread_notifications FROM agents WHERE id = ?1")?
+                .query_row([agent.id], |r| r.get(0))?;
+            seen.unread.insert(agent.id, unread);
+            unread
+        }
+    };
     let payload = crate::push::payload::build(&name, &preview, unread, contact_id, id);
     crate::push::store::queue(tx, agent.id, notification, &payload, now)?;
     // HELP is answered (carriers require it), ahead of other traffic and outside the limits.

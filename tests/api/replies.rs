@@ -642,3 +642,38 @@ async fn a_reply_that_cannot_be_stored_fails_alone_and_leaves_nothing() {
     assert_eq!(retried.status(), StatusCode::OK);
     assert_eq!(app.count("inbound_messages").await, 12);
 }
+
+#[tokio::test]
+async fn replies_arriving_together_each_get_their_own_badge_and_name() {
+    let app = spawn_app().await;
+    let (_, a) = agent_with_number(&app).await;
+    app.post("/v1/devices", &a, &json!({"platform": "fcm", "token": "fcm-token-a"})).await;
+    app.contact(
+        &a,
+        json!({"first_name": "Jane", "last_name": "Doe", "phones": [{"number": "312-555-0142"}]}),
+    )
+    .await;
+    let statuses = futures_util::future::join_all((0..8).map(|i| {
+        let (sid, from) = (format!("SM7{i}"), format!("+1312555{:04}", 142 + i));
+        let app = &app;
+        async move { reply(app, &sid, &from, "+13125550100", "Still available?", false).await.status() }
+    }))
+    .await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    let mut pushes = Value::Null;
+    for _ in 0..100 {
+        pushes = app.get("/v1/sandbox/pushes", &a).await.json().await.unwrap();
+        if pushes["items"].as_array().unwrap().len() == 8 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let items = pushes["items"].as_array().unwrap();
+    let mut badges: Vec<i64> = items.iter().map(|p| p["payload"]["badge"].as_i64().unwrap()).collect();
+    badges.sort();
+    assert_eq!(badges, (1..=8).collect::<Vec<_>>(), "one more unread notification each");
+    let mut titles: Vec<&str> = items.iter().map(|p| p["payload"]["title"].as_str().unwrap()).collect();
+    titles.sort();
+    assert_eq!(titles[..2], ["(312) 555-0143", "(312) 555-0144"], "new leads by their number");
+    assert!(titles.contains(&"Jane Doe"), "{titles:?}");
+}
