@@ -127,14 +127,14 @@ impl Db {
     }
 
     /// Copies what the WAL holds into the database (PASSIVE checkpoints). The daemon runs it
-    /// ten times a second, so no commit pays for a checkpoint; without it (CLI tools) the WAL is
+    /// ten times a second instead of letting a commit run one; without it (CLI tools) the WAL is
     /// folded in when the last connection closes.
     ///
     /// The bulk is copied beside the writes. Under a steady write load that alone never catches
     /// up (each commit adds frames while it copies), and SQLite starts the WAL over only once
     /// every frame is copied, so the file would grow without end (300 MB in 40,000 replies). The
-    /// few frames written meanwhile are therefore copied between two writes, on the writer's
-    /// turn: the next write then starts the WAL from its beginning.
+    /// few frames written meanwhile are therefore copied on the writer's turn (writes wait for
+    /// that small copy and its fsyncs): the next write then starts the WAL from its beginning.
     pub async fn checkpoint(&self) -> anyhow::Result<()> {
         fn passive(c: &Connection) -> anyhow::Result<()> {
             c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
@@ -142,13 +142,12 @@ impl Db {
         }
         self.read(passive).await?;
         let turn = self.writer.lock().await;
-        match turn.as_ref() {
-            Some(conn) => conn
-                .interact(|c| passive(c))
+        if let Some(conn) = turn.as_ref() {
+            conn.interact(|c| passive(c))
                 .await
-                .map_err(|e| anyhow::anyhow!("database task failed: {e}"))?,
-            None => self.read(passive).await,
+                .map_err(|e| anyhow::anyhow!("database task failed: {e}"))??;
         }
+        Ok(())
     }
 
     /// Runs `f` with a connection, off the async workers.

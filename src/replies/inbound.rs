@@ -201,45 +201,75 @@ impl Inbox {
 }
 
 async fn drain(state: web::Data<AppState>) {
-    /// Should the task die (a panic), the next reply starts another.
-    struct Restart<'a>(&'a Inbox);
-    impl Drop for Restart<'_> {
+    /// Should the task die (a panic), another takes over the replies still queued.
+    struct Restart(web::Data<AppState>);
+    impl Drop for Restart {
         fn drop(&mut self) {
             if std::thread::panicking()
-                && let Ok(mut q) = self.0.queue.lock()
+                && let Ok(mut q) = self.0.inbox.queue.lock()
             {
-                q.draining = false;
+                q.draining = !q.jobs.is_empty();
+                if q.draining {
+                    self.0.inbox.runtime.spawn(drain(self.0.clone()));
+                }
             }
         }
     }
-    let _restart = Restart(&state.inbox);
+    let _restart = Restart(state.clone());
     while let Some(jobs) = state.inbox.next() {
         store_batch(&state, jobs).await;
     }
 }
 
 /// Stores a batch of replies in one transaction and answers each once it is committed. When the
-/// transaction fails, each reply is tried again in a transaction of its own, so one bad reply
-/// fails alone (the common case pays for no savepoints).
+/// transaction fails for one reply's sake, each is tried again in a transaction of its own and
+/// answered as it goes, so one bad reply fails alone (the common case pays for no savepoints);
+/// when the database itself fails (busy, full, I/O), all are answered with that at once.
 async fn store_batch(state: &web::Data<AppState>, jobs: Vec<Job>) {
     let (replies, waiting): (Vec<Reply>, Vec<_>) = jobs.into_iter().unzip();
     let replies = std::sync::Arc::new(replies);
-    let results: Vec<anyhow::Result<Stored>> = match write(state, &replies, 0..replies.len()).await {
-        Ok(stored) => stored.into_iter().map(Ok).collect(),
-        Err(e) if replies.len() == 1 => vec![Err(e)],
-        Err(_) => {
-            let mut alone = Vec::with_capacity(replies.len());
-            for i in 0..replies.len() {
-                let stored = write(state, &replies, i..i + 1).await;
-                alone.push(stored.and_then(|s| s.into_iter().next().context("no result")));
-            }
-            alone
-        }
-    };
-    for (w, r) in waiting.into_iter().zip(results) {
-        // Twilio retries a reply that failed.
+    // A reply that failed is answered 500 and shows in Twilio's error log.
+    let answer = |w: tokio::sync::oneshot::Sender<_>, r: anyhow::Result<Stored>| {
         let _ = w.send(r.context("storing the reply"));
+    };
+    match write(state, &replies, 0..replies.len()).await {
+        Ok(stored) => waiting.into_iter().zip(stored).for_each(|(w, s)| answer(w, Ok(s))),
+        Err(e) if replies.len() == 1 || systemic(&e) => {
+            let why = format!("{e:#}");
+            waiting.into_iter().for_each(|w| answer(w, Err(anyhow::anyhow!("{why}"))));
+        }
+        Err(_) => {
+            for (i, w) in waiting.into_iter().enumerate() {
+                let stored = write(state, &replies, i..i + 1).await;
+                answer(w, stored.and_then(|s| s.into_iter().next().context("no result")));
+            }
+        }
     }
+}
+
+/// A failure of the database itself rather than of one reply: trying each reply alone would
+/// only fail again, one busy timeout after another.
+fn systemic(e: &anyhow::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    e.chain().any(|cause| {
+        cause.is::<deadpool_sqlite::PoolError>()
+            || cause.downcast_ref::<rusqlite::Error>().and_then(|e| e.sqlite_error_code()).is_some_and(
+                |code| {
+                    matches!(
+                        code,
+                        DatabaseBusy
+                            | DatabaseLocked
+                            | SystemIoFailure
+                            | DiskFull
+                            | CannotOpen
+                            | ReadOnly
+                            | OutOfMemory
+                            | DatabaseCorrupt
+                            | NotADatabase
+                    )
+                },
+            )
+    })
 }
 
 /// Stores `replies[range]` in one transaction: all of them, or none.
@@ -340,16 +370,15 @@ fn store_reply(
     let (contact_id, name) = match existing {
         Some(found) => found,
         None => {
-            let name = readable(&r.from, agent.country.id());
             let lead = ContactInput {
-                first_name: Some(name.clone()),
+                first_name: Some(readable(&r.from, agent.country.id())),
                 phones: vec![PhoneInput { number: r.from.clone(), label: Default::default() }],
                 tags: vec!["new-lead".into()],
                 ..Default::default()
             }
             .validate(&agent.country, Source::InboundText)
             .map_err(|e| anyhow::anyhow!("new lead: {}: {}", e.field, e.reason))?;
-            (crate::contacts::store::insert(tx, agent.id, &lead, now)?, name)
+            (crate::contacts::store::insert(tx, agent.id, &lead, now)?, lead.first_name.clone())
         }
     };
     let intent_name = match intent {
@@ -427,4 +456,23 @@ fn store_reply(
         crate::outbox::store::queue_uncounted(tx, agent, sender, &[answer], now)?;
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: i32) -> anyhow::Error {
+        anyhow::Error::new(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None))
+            .context("committing")
+    }
+
+    #[test]
+    fn a_busy_or_full_database_fails_the_batch_and_a_constraint_fails_one_reply() {
+        assert!(systemic(&sqlite(rusqlite::ffi::SQLITE_BUSY)));
+        assert!(systemic(&sqlite(rusqlite::ffi::SQLITE_FULL)));
+        assert!(systemic(&sqlite(rusqlite::ffi::SQLITE_IOERR)));
+        assert!(!systemic(&sqlite(rusqlite::ffi::SQLITE_CONSTRAINT)));
+        assert!(!systemic(&anyhow::anyhow!("new lead: first_name: too long")));
+    }
 }
