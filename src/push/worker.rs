@@ -78,27 +78,23 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
     let (concurrency, max_attempts) = (state.settings.push.concurrency, state.settings.push.max_attempts);
     let mut results: Vec<(Claimed, Outcome)> = Vec::new();
     loop {
-        let paused = state.push.paused.load(Ordering::Relaxed);
-        if paused && results.is_empty() && !stop.is_cancelled() {
-            tokio::select! {
-                _ = state.push.wake.notified() => {}
-                _ = stop.cancelled() => {}
-            }
-            continue;
-        }
         // One transaction records the last round's outcomes and claims the next round.
         let now = state.clock.now();
         let done = std::mem::take(&mut results);
         let kept = done.clone();
         let stopping = stop.is_cancelled();
-        let claim = !stopping && !paused;
-        let written = state
-            .db
-            .write(move |tx| {
-                record_round(tx, &done, max_attempts, now)?;
-                if claim { store::claim(tx, now, concurrency) } else { Ok(Vec::new()) }
-            })
-            .await;
+        let claim = !stopping && !state.push.paused.load(Ordering::Relaxed);
+        let written = if done.is_empty() && !claim {
+            Ok(Vec::new()) // held, or stopping, with nothing to record
+        } else {
+            state
+                .db
+                .write(move |tx| {
+                    record_round(tx, &done, max_attempts, now)?;
+                    if claim { store::claim(tx, now, concurrency) } else { Ok(Vec::new()) }
+                })
+                .await
+        };
         let claimed = match written {
             Ok(c) => c,
             Err(e) if stopping => return Err(e),
