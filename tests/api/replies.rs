@@ -190,6 +190,20 @@ pub async fn reply(
         .unwrap()
 }
 
+/// What the sandbox push provider recorded for the agent, once it holds `n` pushes (or after 2 s).
+async fn sandbox_pushes(app: &TestApp, token: &str, n: usize) -> Vec<Value> {
+    let mut items = Vec::new();
+    for _ in 0..100 {
+        let pushes: Value = app.get("/v1/sandbox/pushes", token).await.json().await.unwrap();
+        items = pushes["items"].as_array().unwrap().clone();
+        if items.len() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    items
+}
+
 pub async fn agent_with_number(app: &TestApp) -> (i64, String) {
     let (id, t) = app.agent("a@example.com", json!({"name": "Alex Agent"})).await;
     assert_eq!(
@@ -506,16 +520,8 @@ async fn a_reply_is_pushed_to_every_device_of_its_agent_and_no_other() {
         )
         .await;
     reply(&app, "SM40", "+13125550142", "+13125550100", "Can we see it Sunday?", false).await;
-    let mut pushes = Value::Null;
-    for _ in 0..100 {
-        pushes = app.get("/v1/sandbox/pushes", &a).await.json().await.unwrap();
-        if pushes["items"].as_array().unwrap().len() == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let items = pushes["items"].as_array().unwrap();
-    assert_eq!(items.len(), 2, "{pushes}");
+    let items = sandbox_pushes(&app, &a, 2).await;
+    assert_eq!(items.len(), 2, "{items:?}");
     for p in items {
         assert_eq!(p["payload"]["title"], "Jane Doe");
         assert_eq!(p["payload"]["body"], "Can we see it Sunday?");
@@ -660,15 +666,7 @@ async fn replies_arriving_together_each_get_their_own_badge_and_name() {
     }))
     .await;
     assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
-    let mut pushes = Value::Null;
-    for _ in 0..100 {
-        pushes = app.get("/v1/sandbox/pushes", &a).await.json().await.unwrap();
-        if pushes["items"].as_array().unwrap().len() == 8 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let items = pushes["items"].as_array().unwrap();
+    let items = sandbox_pushes(&app, &a, 8).await;
     let mut badges: Vec<i64> = items.iter().map(|p| p["payload"]["badge"].as_i64().unwrap()).collect();
     badges.sort();
     assert_eq!(badges, (1..=8).collect::<Vec<_>>(), "one more unread notification each");
