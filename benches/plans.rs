@@ -13,7 +13,6 @@ use serde_json::json;
 use tidings::accounts::model::Country;
 use tidings::app::{self, AppState};
 use tidings::clock::{Clock, ManualClock};
-use tidings::config::Settings;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -45,15 +44,7 @@ async fn run() {
         .mount(&twilio)
         .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut s = Settings::default();
-    s.server.listen = "127.0.0.1:0".into();
-    s.database.path = dir.path().join("bench.db");
-    s.twilio.account_sid = Some(SID.into());
-    s.twilio.auth_token = Some("token".into());
-    s.twilio.api_base = twilio.uri();
-    s.defaults.daily_unique_recipients = 1_000_000;
-    s.defaults.daily_segments = 1_000_000;
-    s.defaults.monthly_credits = 10_000_000;
+    let mut s = common::settings(dir.path(), twilio.uri(), SID, "token");
     s.sending.ten_dlc = 10;
     let numbers: Vec<String> = (0..AGENTS).map(|i| format!("+1312555010{i}")).collect();
     s.sending.ten_dlc_numbers = numbers.clone();

@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -36,30 +35,15 @@ daFj8ZO3hhmqAq/3JTDuieyvmhyxLKiIkL8lcOfIP/KrLD57OvKOfB9j
 -----END PRIVATE KEY-----";
 
 fn settings(dir: &std::path::Path, twilio: &MockServer) -> Settings {
-    let mut s = Settings::default();
-    s.server.listen = "127.0.0.1:0".into();
+    let mut s = common::settings(dir, twilio.uri(), SID, AUTH_TOKEN);
     s.server.public_url = PUBLIC_URL.into();
-    s.database.path = dir.join("bench.db");
-    s.twilio.account_sid = Some(SID.into());
-    s.twilio.auth_token = Some(AUTH_TOKEN.into());
-    s.twilio.api_base = twilio.uri();
     s
 }
 
 /// An agent holding `NUMBER` with `CONTACTS` contacts and one device.
 async fn agent(state: &AppState) -> i64 {
     let id = common::agent(state, "bench@example.com").await.id;
-    let mut csv = String::from("first_name,mobile\n");
-    for i in 0..CONTACTS {
-        let _ = writeln!(
-            csv,
-            "{},+1 312 {} {:04}",
-            ["Ann", "Bo", "Carla", "José"][i % 4],
-            200 + i / 10_000,
-            i % 10_000
-        );
-    }
-    common::contacts(state, id, Some(NUMBER), csv).await;
+    common::contacts(state, id, Some(NUMBER), common::contacts_csv(0..CONTACTS)).await;
     state
         .db
         .write(move |tx| {

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,32 +38,13 @@ async fn stand_in() -> (MockServer, Arc<Mutex<Vec<(String, Instant)>>>) {
 }
 
 fn settings(dir: &std::path::Path, twilio: &MockServer) -> Settings {
-    let mut s = Settings::default();
-    s.server.listen = "127.0.0.1:0".into();
-    s.database.path = dir.join("bench.db");
-    s.twilio.account_sid = Some(SID.into());
-    s.twilio.auth_token = Some("token".into());
-    s.twilio.api_base = twilio.uri();
-    s.defaults.daily_unique_recipients = 1_000_000;
-    s.defaults.daily_segments = 1_000_000;
-    s.defaults.monthly_credits = 10_000_000;
-    s
+    common::settings(dir, twilio.uri(), SID, "token")
 }
 
 /// An agent sending from `number`, with `n` contacts numbered from `first`; its id.
 async fn agent(state: &AppState, email: &str, number: &str, n: usize, first: usize) -> i64 {
     let id = common::agent(state, email).await.id;
-    let mut csv = String::from("first_name,mobile\n");
-    for i in first..first + n {
-        let _ = writeln!(
-            csv,
-            "{},+1 312 {} {:04}",
-            ["Ann", "Bo", "Carla", "José"][i % 4],
-            200 + i / 10_000,
-            i % 10_000
-        );
-    }
-    common::contacts(state, id, Some(number), csv).await;
+    common::contacts(state, id, Some(number), common::contacts_csv(first..first + n)).await;
     id
 }
 

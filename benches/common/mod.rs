@@ -2,11 +2,13 @@
 //! sending number, logging in, medians. Each bench uses a part of it.
 #![allow(dead_code)]
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use tidings::accounts::api::{AgentInput, add_agent};
 use tidings::accounts::model::{Agent, Country, LimitOverrides, Role};
 use tidings::app::AppState;
+use tidings::config::Settings;
 
 pub const PASSWORD: &str = "bench password 123";
 
@@ -29,6 +31,36 @@ pub async fn agent(state: &AppState, email: &str) -> Agent {
         limits: LimitOverrides::default(),
     };
     add_agent(state, input).await.unwrap_or_else(|e| panic!("agent {email}: {e}"))
+}
+
+/// A daemon's settings for a bench: the database in `dir`, Twilio (account `sid`) at
+/// `twilio_uri`, listening on any port, and agent limits out of the way.
+pub fn settings(dir: &std::path::Path, twilio_uri: String, sid: &str, auth_token: &str) -> Settings {
+    let mut s = Settings::default();
+    s.server.listen = "127.0.0.1:0".into();
+    s.database.path = dir.join("bench.db");
+    s.twilio.account_sid = Some(sid.into());
+    s.twilio.auth_token = Some(auth_token.into());
+    s.twilio.api_base = twilio_uri;
+    s.defaults.daily_unique_recipients = 1_000_000;
+    s.defaults.daily_segments = 1_000_000;
+    s.defaults.monthly_credits = 10_000_000;
+    s
+}
+
+/// Contacts `range` as a CSV: first names in turn, Chicago mobile numbers +1 312 2xx NNNN.
+pub fn contacts_csv(range: std::ops::Range<usize>) -> String {
+    let mut csv = String::from("first_name,mobile\n");
+    for i in range {
+        let _ = writeln!(
+            csv,
+            "{},+1 312 {} {:04}",
+            ["Ann", "Bo", "Carla", "José"][i % 4],
+            200 + i / 10_000,
+            i % 10_000
+        );
+    }
+    csv
 }
 
 /// Gives the agent a sending number and imports `csv` (US numbers) as its contacts.

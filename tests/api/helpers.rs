@@ -195,6 +195,16 @@ impl TestApp {
         res.json().await.expect("json")
     }
 
+    /// `n` contacts, P0… with the numbers +1 312-555-1000…; their ids.
+    pub async fn contacts(&self, token: &str, n: usize) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let body = json!({"first_name": format!("P{i}"), "phones": [{"number": format!("312-555-{:04}", 1000 + i)}]});
+            ids.push(self.contact(token, body).await["id"].as_i64().expect("id"));
+        }
+        ids
+    }
+
     /// Rows in a table, straight from the database.
     pub async fn count(&self, table: &'static str) -> i64 {
         self.state

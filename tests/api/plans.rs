@@ -250,13 +250,7 @@ async fn two_schedulers_on_one_database_send_each_step_once() {
         app.clock.set(at("2027-03-01T16:00:00Z"));
     }
     let (_, t) = sender(&one, "a@example.com", json!({"time_zone": "America/Chicago"})).await;
-    let mut ids = Vec::new();
-    for i in 0..40 {
-        let c = one
-            .contact(&t, json!({"first_name": "P", "phones": [{"number": format!("+131255503{i:02}")}]}))
-            .await;
-        ids.push(c["id"].as_i64().unwrap());
-    }
+    let ids = one.contacts(&t, 40).await;
     let p = plan(
         &one,
         &t,
@@ -497,13 +491,7 @@ async fn a_round_that_dies_midway_leaves_nothing_and_the_next_sends_each_step_on
     let app = spawn_app_with(long_tokens).await;
     app.clock.set(at("2027-03-01T16:00:00Z"));
     let (_, t) = sender(&app, "a@example.com", json!({"time_zone": "America/Chicago"})).await;
-    let mut ids = Vec::new();
-    for i in 0..10 {
-        let c = app
-            .contact(&t, json!({"first_name": "P", "phones": [{"number": format!("+131255504{i:02}")}]}))
-            .await;
-        ids.push(c["id"].as_i64().unwrap());
-    }
+    let ids = app.contacts(&t, 10).await;
     let p = plan(
         &app,
         &t,
@@ -515,7 +503,7 @@ async fn a_round_that_dies_midway_leaves_nothing_and_the_next_sends_each_step_on
         .db
         .write(|tx| {
             tx.execute_batch(
-                "CREATE TEMP TRIGGER die BEFORE INSERT ON messages WHEN NEW.recipient = '+13125550406'
+                "CREATE TEMP TRIGGER die BEFORE INSERT ON messages WHEN NEW.recipient = '+13125551006'
                  BEGIN SELECT RAISE(ABORT, 'simulated crash'); END;",
             )?;
             Ok(())
@@ -538,7 +526,7 @@ async fn a_round_that_dies_midway_leaves_nothing_and_the_next_sends_each_step_on
     tick(&app, "2027-03-01T16:00:01Z").await;
     tick(&app, "2027-03-01T16:00:02Z").await;
     for i in 0..10 {
-        assert_eq!(texts_to(&app, &format!("+131255504{i:02}")).await, ["once"], "each step once");
+        assert_eq!(texts_to(&app, &format!("+1312555{:04}", 1000 + i)).await, ["once"], "each step once");
     }
 }
 

@@ -84,15 +84,6 @@ pub async fn sender(app: &TestApp, email: &str, extra: Value) -> (i64, String) {
     (id, t)
 }
 
-async fn contacts(app: &TestApp, token: &str, n: usize) -> Vec<i64> {
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let c = app.contact(token, json!({"first_name": format!("P{i}"), "phones": [{"number": format!("312-555-{:04}", 1000 + i)}]})).await;
-        ids.push(c["id"].as_i64().unwrap());
-    }
-    ids
-}
-
 /// Waits until no message of the batch is queued or sending, moving the app's clock on so that
 /// retries come due; returns the batch.
 async fn settled(app: &TestApp, token: &str, batch: &str) -> Value {
@@ -125,7 +116,7 @@ async fn a_quoted_send_reaches_twilio_exactly_as_twilio_expects() {
     let app = spawn_app_with(fast).await;
     let sent = twilio_accepts(&app, Duration::ZERO).await;
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
-    let ids = contacts(&app, &t, 2).await;
+    let ids = app.contacts(&t, 2).await;
     let q: Value = app
         .post(
             "/v1/messages/quote",
@@ -187,7 +178,7 @@ async fn a_stale_quote_is_refused_with_fresh_figures() {
     let app = spawn_app_with(fast).await;
     twilio_accepts(&app, Duration::ZERO).await;
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
-    let ids = contacts(&app, &t, 1).await;
+    let ids = app.contacts(&t, 1).await;
     let q: Value = app
         .post("/v1/messages/quote", &t, &json!({"contact_ids": ids, "body": "Hi ${contact.first_name}"}))
         .await
@@ -222,7 +213,7 @@ async fn exactly_at_the_limit_passes_and_one_over_is_refused_whole() {
     let app = spawn_app_with(fast).await;
     twilio_accepts(&app, Duration::ZERO).await;
     let (_, t) = sender(&app, "a@example.com", json!({"limits": {"daily_segments": 3}})).await;
-    let ids = contacts(&app, &t, 4).await;
+    let ids = app.contacts(&t, 4).await;
     let res = app.post("/v1/messages/send", &t, &json!({"contact_ids": &ids[..3], "body": "hello"})).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     assert_eq!(usage(&app, &t).await, (3, 3, 3));
@@ -246,7 +237,7 @@ async fn concurrent_sends_cannot_overshoot_a_limit_together() {
     let app = spawn_app_with(fast).await;
     twilio_accepts(&app, Duration::ZERO).await;
     let (_, t) = sender(&app, "a@example.com", json!({"limits": {"daily_unique_recipients": 3}})).await;
-    let ids = contacts(&app, &t, 6).await;
+    let ids = app.contacts(&t, 6).await;
     let bodies: Vec<Value> = ids.iter().map(|id| json!({"contact_ids": [id], "body": "hello"})).collect();
     let sends = bodies.iter().map(|b| app.post("/v1/messages/send", &t, b));
     let statuses: Vec<StatusCode> =
@@ -266,7 +257,7 @@ async fn the_same_idempotency_key_sends_once() {
     let app = spawn_app_with(fast).await;
     twilio_accepts(&app, Duration::ZERO).await;
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
-    let ids = contacts(&app, &t, 1).await;
+    let ids = app.contacts(&t, 1).await;
     let send = |body: Value| {
         app.request(reqwest::Method::POST, "/v1/messages/send", &t)
             .header("Idempotency-Key", "key-1")
@@ -305,7 +296,7 @@ async fn send_one(app: &TestApp, t: &str, id: i64) -> (String, i64) {
 async fn passing_failures_are_retried_until_twilio_takes_the_text() {
     let app = spawn_app_with(fast).await;
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
-    let ids = contacts(&app, &t, 2).await;
+    let ids = app.contacts(&t, 2).await;
     // 429 with Retry-After, then accepted.
     Mock::given(method("POST"))
         .and(path(messages_path()))
@@ -342,7 +333,7 @@ async fn passing_failures_are_retried_until_twilio_takes_the_text() {
 async fn refusals_fail_the_text_and_give_its_credits_back() {
     let app = spawn_app_with(fast).await;
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
-    let ids = contacts(&app, &t, 2).await;
+    let ids = app.contacts(&t, 2).await;
     for (id, code) in [(ids[0], 21610), (ids[1], 21211)] {
         app.twilio.reset().await;
         Mock::given(method("POST"))
@@ -385,7 +376,7 @@ async fn a_lost_answer_is_reconciled_and_never_posted_twice() {
     // Twilio takes the text but answers too late: the POST times out.
     let sent = twilio_accepts(&app, Duration::from_millis(800)).await;
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
-    let ids = contacts(&app, &t, 1).await;
+    let ids = app.contacts(&t, 1).await;
     let (batch, id) = send_one(&app, &t, ids[0]).await;
     settled(&app, &t, &batch).await;
     let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
@@ -403,7 +394,7 @@ async fn a_queued_text_can_be_canceled_and_is_refunded() {
         .mount(&app.twilio)
         .await;
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
-    let ids = contacts(&app, &t, 1).await;
+    let ids = app.contacts(&t, 1).await;
     let (_, id) = send_one(&app, &t, ids[0]).await;
     for _ in 0..200 {
         let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
@@ -439,7 +430,7 @@ async fn status_callbacks_are_signed_move_forward_only_and_repeat_harmlessly() {
     let app = spawn_app_with(fast).await;
     twilio_accepts(&app, Duration::ZERO).await;
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
-    let ids = contacts(&app, &t, 1).await;
+    let ids = app.contacts(&t, 1).await;
     let (batch, id) = send_one(&app, &t, ids[0]).await;
     settled(&app, &t, &batch).await;
     let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
@@ -484,7 +475,7 @@ async fn a_reply_from_the_thread_goes_first_and_an_opted_out_contact_is_refused(
     let app = spawn_app_with(fast).await;
     twilio_accepts(&app, Duration::ZERO).await;
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
-    let ids = contacts(&app, &t, 2).await;
+    let ids = app.contacts(&t, 2).await;
     let res =
         app.post(&format!("/v1/contacts/{}/messages", ids[0]), &t, &json!({"body": "On my way!"})).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
@@ -597,7 +588,7 @@ async fn uploaded_media_is_checked_by_content_and_sent_as_mms() {
     let app = spawn_app_with(fast).await;
     let sent = twilio_accepts(&app, Duration::ZERO).await;
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
-    let ids = contacts(&app, &t, 1).await;
+    let ids = app.contacts(&t, 1).await;
     let upload = |name: &'static str, bytes: Vec<u8>, field: &'static str| {
         let part = reqwest::multipart::Part::bytes(bytes).file_name(name);
         let form = reqwest::multipart::Form::new().part(field, part);
@@ -684,7 +675,7 @@ async fn the_sandbox_records_what_it_sends_and_delivers_it() {
     })
     .await;
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
-    let ids = contacts(&app, &t, 2).await;
+    let ids = app.contacts(&t, 2).await;
     let (batch, id) = send_one(&app, &t, ids[0]).await;
     settled(&app, &t, &batch).await;
     let mut m = Value::Null;
@@ -713,7 +704,7 @@ async fn reconciling_never_adopts_a_text_already_recorded() {
     // Every answer is lost; the same body goes to the same number twice.
     let sent = twilio_accepts(&app, Duration::from_millis(800)).await;
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
-    let ids = contacts(&app, &t, 1).await;
+    let ids = app.contacts(&t, 1).await;
     let (first, m1) = send_one(&app, &t, ids[0]).await;
     settled(&app, &t, &first).await;
     let (second, m2) = send_one(&app, &t, ids[0]).await;
