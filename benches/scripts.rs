@@ -25,7 +25,7 @@ fn contacts() -> Vec<Contact> {
             phones: vec![phone::parse(
                 &format!("312-555-{:04}", i % 10_000),
                 Label::Mobile,
-                phonenumber::country::Id::US,
+                tidings::contacts::phone::Id::US,
             )],
             tags: vec![["buyer", "seller", "sphere"][i % 3].into()],
             fields: [("budget".to_owned(), format!("{}", 300_000 + i))].into(),

@@ -11,23 +11,29 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use rusqlite_migration::{M, Migrations};
 
 /// Embedded migrations, applied in order, one transaction each; never edited once released.
-const MIGRATIONS: &[M<'static>] = &[
-    M::up(include_str!("../migrations/0001_foundation.sql")),
-    M::up(include_str!("../migrations/0002_scripts.sql")),
-    M::up(include_str!("../migrations/0003_compose.sql")),
-    M::up(include_str!("../migrations/0004_outbox.sql")),
-    M::up(include_str!("../migrations/0005_media.sql")),
-    M::up(include_str!("../migrations/0006_consent.sql")),
-    M::up(include_str!("../migrations/0007_inbound.sql")),
-    M::up(include_str!("../migrations/0008_push.sql")),
-    M::up(include_str!("../migrations/0009_unread.sql")),
-    M::up(include_str!("../migrations/0010_plans.sql")),
-    M::up(include_str!("../migrations/0011_unread_counter.sql")),
-];
+fn migrations() -> Vec<M<'static>> {
+    vec![
+        M::up(include_str!("../migrations/0001_foundation.sql")),
+        M::up(include_str!("../migrations/0002_scripts.sql")),
+        M::up(include_str!("../migrations/0003_compose.sql")),
+        M::up(include_str!("../migrations/0004_outbox.sql")),
+        M::up(include_str!("../migrations/0005_media.sql")),
+        M::up(include_str!("../migrations/0006_consent.sql")),
+        M::up(include_str!("../migrations/0007_inbound.sql")),
+        M::up(include_str!("../migrations/0008_push.sql")),
+        M::up(include_str!("../migrations/0009_unread.sql")),
+        M::up(include_str!("../migrations/0010_plans.sql")),
+        M::up(include_str!("../migrations/0011_unread_counter.sql")),
+        M::up_with_hook(
+            include_str!("../migrations/0012_exactly_once.sql"),
+            crate::contacts::reparse::migration_hook,
+        ),
+    ]
+}
 
 /// The schema version this binary writes.
 pub fn schema_version() -> usize {
-    MIGRATIONS.len()
+    migrations().len()
 }
 
 /// Prepared statements each connection keeps.
@@ -70,7 +76,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<usize> {
             schema_version()
         );
     }
-    Migrations::from_slice(MIGRATIONS)
+    Migrations::new(migrations())
         .to_latest(conn)
         .with_context(|| format!("migrating the database {}", path.display()))?;
     Ok(schema_version() - stored)
@@ -202,7 +208,7 @@ mod tests {
 
     #[test]
     fn migrations_are_valid_and_run_once() {
-        Migrations::from_slice(MIGRATIONS).validate().unwrap();
+        Migrations::new(migrations()).validate().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let mut conn = open(&path, Duration::from_secs(1)).unwrap();

@@ -13,6 +13,7 @@ pub mod contacts;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod idempotency;
 pub mod limits;
 pub mod ops;
 pub mod outbox;

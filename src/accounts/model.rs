@@ -36,17 +36,19 @@ pub struct Country(String);
 impl Country {
     pub fn parse(s: &str) -> Result<Country, String> {
         let upper = s.trim().to_ascii_uppercase();
-        phonenumber::country::Id::from_str(&upper)
+        crate::contacts::phone::Id::from_str(&upper)
+            .ok()
+            .filter(|r| crate::contacts::phone::region_calling_code(*r).is_some())
             .map(|_| Country(upper))
-            .map_err(|_| format!("`{s}` is not an ISO 3166 alpha-2 country code such as US or GB"))
+            .ok_or_else(|| format!("`{s}` is not an ISO 3166 alpha-2 country code such as US or GB"))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    pub fn id(&self) -> phonenumber::country::Id {
-        phonenumber::country::Id::from_str(&self.0).unwrap_or(phonenumber::country::Id::US)
+    pub fn id(&self) -> crate::contacts::phone::Id {
+        crate::contacts::phone::Id::from_str(&self.0).unwrap_or(crate::contacts::phone::Id::US)
     }
 }
 

@@ -161,10 +161,6 @@ fn name_of(c: &Contact) -> String {
     if n.is_empty() { c.email.clone().unwrap_or_default() } else { n }
 }
 
-fn calling_code(e164: &str) -> Option<u16> {
-    phonenumber::parse(None, e164).ok().map(|n| n.code().value())
-}
-
 /// The numbers a query finds; `args` end with the JSON array of numbers it searches.
 fn numbers_in(
     conn: &Connection,
@@ -306,8 +302,8 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
     let sender = me.sending_number.clone();
     let sender_code = sender
         .as_deref()
-        .and_then(calling_code)
-        .or_else(|| phonenumber::metadata::DATABASE.by_id(me.country.as_str()).map(|m| m.country_code()));
+        .and_then(crate::contacts::phone::calling_code)
+        .or_else(|| crate::contacts::phone::region_calling_code(me.country.id()));
     let sender_prefix = sender_code.map(|c| format!("+{c}"));
     let resolved: Vec<Result<String, (Status, String)>> = contacts
         .iter()

@@ -4,6 +4,7 @@ pub mod api;
 pub mod import;
 pub mod model;
 pub mod phone;
+pub mod reparse;
 pub mod store;
 
 use rusqlite::Connection;

@@ -100,6 +100,13 @@ pub fn release(
     Ok(())
 }
 
+/// Gives a day's distinct number back (R-LIM-3): none of the day's texts to it left.
+pub fn release_number(tx: &Connection, agent_id: i64, day: &str, number: &str) -> anyhow::Result<()> {
+    tx.prepare_cached("DELETE FROM daily_recipients WHERE agent_id = ?1 AND day = ?2 AND number = ?3")?
+        .execute(params![agent_id, day, number])?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::status::Status;
 use super::store::{self, NewBatch, Outgoing, Priority};
@@ -13,6 +12,7 @@ use crate::accounts::model::Agent;
 use crate::app::AppState;
 use crate::compose::quote::{self, CLEAR_PNG, Quote, QuoteRequest, RecipientInput};
 use crate::error::{ApiError, ApiResult};
+use crate::idempotency::{self, Key};
 
 /// A 1×1 transparent PNG: turns an SMS into an MMS recipients do not see (R-COST-3).
 const CLEAR_PNG_BYTES: &[u8] = &[
@@ -117,7 +117,7 @@ async fn queue(
     request: QuoteRequest,
     from_quote: Option<StoredQuote>,
     priority: Priority,
-    idempotency: Option<(String, String)>,
+    idempotency: Option<Key>,
 ) -> ApiResult<(StatusCode, Value)> {
     let (worker, agent, req) = (state.clone(), me.clone(), request.clone());
     let fresh: Quote = state.db.read(move |c| quote::build(&worker, c, &agent, &req)).await?;
@@ -169,13 +169,6 @@ async fn queue(
     let body = state
         .db
         .write(move |tx| {
-            // The key is taken first, in the transaction that queues: two requests with one key
-            // queue once, and the second answers what the first did (R-SND-4).
-            if let Some((key, hash)) = &idempotency
-                && !store::remember(tx, agent.id, key, hash, StatusCode::ACCEPTED.as_u16(), "", now)?
-            {
-                return Err(ApiError::conflict("idempotency_replay", "").into());
-            }
             let quote_id = from_quote.as_ref().map(|q| q.id.as_str());
             let batch = NewBatch {
                 id: &bid,
@@ -208,9 +201,8 @@ async fn queue(
                 .collect();
             let body = json!({"batch_id": bid, "messages": messages, "skipped": skipped, "totals": totals,
                               "limits": counters, "warnings": warnings});
-            if let Some((key, _)) = &idempotency {
-                store::answer(tx, agent.id, key, &body.to_string())?;
-            }
+            // Kept in the transaction that queues: two requests with one key queue once (R-SND-4).
+            idempotency::keep(tx, agent.id, idempotency.as_ref(), StatusCode::ACCEPTED, &body, now)?;
             Ok(body)
         })
         .await?;
@@ -300,7 +292,7 @@ async fn schedule(
     mut request: QuoteRequest,
     at: jiff::Timestamp,
     fresh: &Quote,
-    idempotency: Option<(String, String)>,
+    idempotency: Option<Key>,
 ) -> ApiResult<(StatusCode, Value)> {
     let now = state.clock.now();
     if at > now + jiff::SignedDuration::from_hours(24 * MAX_SCHEDULE_DAYS) {
@@ -314,11 +306,6 @@ async fn schedule(
     let body = state
         .db
         .write(move |tx| {
-            if let Some((key, hash)) = &idempotency
-                && !store::remember(tx, agent, key, hash, StatusCode::ACCEPTED.as_u16(), "", now)?
-            {
-                return Err(ApiError::conflict("idempotency_replay", "").into());
-            }
             let job = crate::plans::store::NewJob {
                 kind: "send",
                 agent_id: agent,
@@ -330,9 +317,7 @@ async fn schedule(
             let id = crate::plans::store::schedule(tx, &job, now)?;
             let body = json!({"scheduled_id": id, "status": "scheduled", "send_at": at, "skipped": skipped,
                               "totals": totals, "warnings": warnings});
-            if let Some((key, _)) = &idempotency {
-                store::answer(tx, agent, key, &body.to_string())?;
-            }
+            idempotency::keep(tx, agent, idempotency.as_ref(), StatusCode::ACCEPTED, &body, now)?;
             Ok(body)
         })
         .await?;
@@ -371,72 +356,26 @@ async fn send(
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let source = parse_send(&body)?;
-    let key = req.headers().get("idempotency-key").map(|v| v.to_str().map(str::to_owned));
-    let key = match key {
-        None => None,
-        Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Some(k),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_idempotency_key",
-                "An Idempotency-Key is 1 to 255 visible characters.",
-            ));
-        }
-    };
-    let hash: String = Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
-    if let Some(k) = &key {
-        let (agent, k) = (me.id, k.clone());
-        if let Some((stored_hash, status, response)) =
-            state.db.read(move |c| store::idempotent(c, agent, &k)).await?
-        {
-            if stored_hash != hash {
-                return Err(ApiError::invalid(
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used with a different request; use a new key for a new send.",
-                ));
+    let key = Key::from_request(&req, &body)?;
+    let db = state.db.clone();
+    idempotency::once(&db, me.id, key, |key| async move {
+        let (request, quote_id) = match source {
+            Source::Verify(r) => (r, None),
+            Source::Quote(id) => {
+                let agent = me.id;
+                let stored = state.db.read(move |c| stored_quote(c, agent, id)).await?;
+                let stored = stored.ok_or_else(|| ApiError::not_found("quote"))?;
+                let request: QuoteRequest =
+                    serde_json::from_str(&stored.request).map_err(|e| ApiError::internal(e.into()))?;
+                (request, Some(stored))
             }
-            return Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED))
-                .insert_header(("Idempotent-Replayed", "true"))
-                .content_type("application/json")
-                .body(response));
-        }
-    }
-    let (request, quote_id) = match source {
-        Source::Verify(r) => (r, None),
-        Source::Quote(id) => {
-            let agent = me.id;
-            let stored = state.db.read(move |c| stored_quote(c, agent, id)).await?;
-            let stored = stored.ok_or_else(|| ApiError::not_found("quote"))?;
-            let request: QuoteRequest =
-                serde_json::from_str(&stored.request).map_err(|e| ApiError::internal(e.into()))?;
-            (request, Some(stored))
-        }
-    };
-    let idempotency = key.clone().map(|k| (k, hash.clone()));
-    match queue(&state, &me, request, quote_id, Priority::Bulk, idempotency).await {
-        // Another request with this key won the race: answer what it answered.
-        Err(e) if e.code == "idempotency_replay" => {
-            let (agent, k) = (me.id, key.unwrap_or_default());
-            match state.db.read(move |c| store::idempotent(c, agent, &k)).await? {
-                Some((stored_hash, status, response)) if stored_hash == hash => {
-                    Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED))
-                        .insert_header(("Idempotent-Replayed", "true"))
-                        .content_type("application/json")
-                        .body(response))
-                }
-                _ => Err(ApiError::invalid(
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used with a different request; use a new key for a new send.",
-                )),
-            }
-        }
-        other => {
-            let (status, body) = other?;
-            Ok(HttpResponse::build(status).json(body))
-        }
-    }
+        };
+        queue(&state, &me, request, quote_id, Priority::Bulk, key).await
+    })
+    .await
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct Reply {
     body: String,
@@ -450,23 +389,36 @@ struct Reply {
 /// A one-contact text from the thread (R-IN-5), ahead of bulk traffic.
 async fn reply(
     state: web::Data<AppState>,
+    req: HttpRequest,
     Authenticated(me): Authenticated,
     id: web::Path<i64>,
     body: web::Json<Reply>,
 ) -> ApiResult<HttpResponse> {
     let contact_id = id.into_inner();
+    let key = Key::from_request(&req, &serde_json::to_vec(&*body).unwrap_or_default())?;
+    let db = state.db.clone();
+    idempotency::once(&db, me.id, key, |key| thread_reply(state, me, contact_id, body.into_inner(), key))
+        .await
+}
+
+async fn thread_reply(
+    state: web::Data<AppState>,
+    me: Agent,
+    contact_id: i64,
+    b: Reply,
+    key: Option<Key>,
+) -> ApiResult<(StatusCode, Value)> {
     let agent = me.id;
     if state.db.read(move |c| crate::contacts::store::get(c, agent, contact_id)).await?.is_none() {
         return Err(ApiError::not_found("contact"));
     }
-    let b = body.into_inner();
     let request = QuoteRequest {
         recipients: vec![RecipientInput { contact_id, number: b.number }],
         body: Some(b.body),
         media_ids: b.media_ids,
         ..Default::default()
     };
-    match queue(&state, &me, request, None, Priority::OneToOne, None).await {
+    match queue(&state, &me, request, None, Priority::OneToOne, key).await {
         Err(e) if e.code == "nothing_to_send" => {
             let line = e.extra.get("lines").and_then(|l| l.get(0)).cloned().unwrap_or_default();
             Err(ApiError::invalid(
@@ -478,10 +430,7 @@ async fn reply(
             )
             .with("recipient_status", line["status"].clone()))
         }
-        other => {
-            let (status, body) = other?;
-            Ok(HttpResponse::build(status).json(body))
-        }
+        other => other,
     }
 }
 
@@ -564,15 +513,21 @@ async fn cancel(
     Ok(HttpResponse::Ok().json(m))
 }
 
-async fn sandbox_messages(state: web::Data<AppState>, _me: Authenticated) -> ApiResult<HttpResponse> {
+/// The sandbox's record of the caller's own texts (another agent's are not theirs to read).
+async fn sandbox_messages(
+    state: web::Data<AppState>,
+    Authenticated(me): Authenticated,
+) -> ApiResult<HttpResponse> {
     let items = state
         .db
-        .read(|c| {
+        .read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT sid, sender, recipient, body, media_urls, created_at FROM sandbox_messages
-                 ORDER BY created_at DESC, sid LIMIT 500",
+                "SELECT s.sid, s.sender, s.recipient, s.body, s.media_urls, s.created_at
+                 FROM sandbox_messages s JOIN messages m ON m.twilio_sid = s.sid
+                 WHERE m.agent_id = ?1
+                 ORDER BY s.created_at DESC, s.sid LIMIT 500",
             )?;
-            let rows = stmt.query_map([], |r| {
+            let rows = stmt.query_map([me.id], |r| {
                 let media: String = r.get(4)?;
                 Ok(json!({
                     "sid": r.get::<_, String>(0)?, "from": r.get::<_, String>(1)?, "to": r.get::<_, String>(2)?,

@@ -251,18 +251,20 @@ async fn deliver(
 ) -> anyhow::Result<()> {
     let (id, now) = (m.id, state.clock.now());
     let retry_base = Duration::from_millis(state.settings.sending.retry_base_ms);
-    // An answer was lost: did Twilio take it? (R-SND-5)
+    let max = state.settings.sending.max_attempts;
+    // An answer was lost: did Twilio take it? (R-SND-5) Asked on every try, the last included:
+    // only Twilio saying it does not have the text allows a resend or a final failure.
     if m.reconcile {
         let since =
             m.sending_since.unwrap_or(now).saturating_sub(jiff::SignedDuration::from_mins(5)).unwrap_or(now);
         match state.sms.sent_since(&m.recipient, &m.sender, since).await {
             Ok(found) => {
                 // The same text may have gone to this number before (another batch): only a sid we
-                // have not recorded, sent no earlier than this attempt began, can be this one.
+                // have not recorded, created no earlier than this attempt began, can be this one.
                 let mut candidates = Vec::new();
                 for r in found {
                     let fits = r.body.as_deref().is_none_or(|b| b == m.body)
-                        && r.sent_at().is_none_or(|t| t >= since);
+                        && r.created_at().is_none_or(|t| t >= since);
                     let sid = r.sid.clone();
                     if fits && !state.db.read(move |c| store::sid_known(c, &sid)).await? {
                         candidates.push(r);
@@ -276,12 +278,26 @@ async fn deliver(
                         .write(move |tx| store::mark_sent(tx, id, &r.sid, &r.status, segments, now))
                         .await;
                 }
+                // Twilio does not have it. This claim counted a POST it has not made yet.
+                let posted = m.attempts.saturating_sub(1);
+                if posted >= max {
+                    let msg = format!("gave up after {posted} tries; Twilio does not have the text");
+                    return state
+                        .db
+                        .write(move |tx| {
+                            store::end_unsent(tx, id, Status::Sending, Status::Failed, None, &msg, now)
+                                .map(|_| ())
+                        })
+                        .await;
+                }
             }
             Err(e) => {
-                let at = now
-                    .saturating_add(jiff::SignedDuration::try_from(backoff(retry_base, m.attempts, None))?)?;
-                let msg = format!("reconciling: {e}");
-                return state.db.write(move |tx| store::requeue(tx, id, at, true, &msg, now)).await;
+                let wait = backoff(retry_base, m.attempts.saturating_sub(1) + m.lookups + 1, None);
+                let at = now.saturating_add(jiff::SignedDuration::try_from(wait)?)?;
+                let msg = format!(
+                    "reconciling: Twilio's list did not answer ({e}); Twilio may have the text, so it is not sent again until it does"
+                );
+                return state.db.write(move |tx| store::lookup_failed(tx, id, at, &msg, now)).await;
             }
         }
     }
@@ -325,7 +341,10 @@ async fn deliver(
     };
     let result = state.sms.send(&outgoing).await;
     let now = state.clock.now();
-    let max = state.settings.sending.max_attempts;
+    let wait = |retry_after| -> anyhow::Result<jiff::Timestamp> {
+        let d = backoff(retry_base, m.attempts, retry_after);
+        Ok(now.saturating_add(jiff::SignedDuration::try_from(d)?)?)
+    };
     match result {
         Ok(r) => {
             let segments = r.segments();
@@ -333,28 +352,34 @@ async fn deliver(
                 .send((id, r.sid, r.status, segments, now))
                 .map_err(|_| anyhow::anyhow!("the recorder stopped"))
         }
+        // A lost answer is never a failure (R-SND-5): a request that may have reached Twilio (a
+        // timeout after it was written, a dropped connection, a 5xx, a 2xx that cannot be read)
+        // is reconciled before anything else, on every try including the last.
+        Err(TwilioError::Transport(e)) if !e.is_connect() => {
+            let (at, msg) =
+                (wait(None)?, format!("Twilio's answer was lost ({e}); reconciling before any resend"));
+            state.db.write(move |tx| store::requeue(tx, id, at, true, &msg, now)).await
+        }
+        Err(TwilioError::Decode(e)) => {
+            let (at, msg) = (
+                wait(None)?,
+                format!("Twilio's answer could not be read ({e}); reconciling before any resend"),
+            );
+            state.db.write(move |tx| store::requeue(tx, id, at, true, &msg, now)).await
+        }
+        Err(TwilioError::Retryable { status, retry_after }) if status >= 500 => {
+            let (at, msg) =
+                (wait(retry_after)?, format!("Twilio answered {status}; reconciling before any resend"));
+            state.db.write(move |tx| store::requeue(tx, id, at, true, &msg, now)).await
+        }
+        // Refused before it was taken (429) or never left (no connection): simply tried again.
         Err(TwilioError::Retryable { status, retry_after }) if m.attempts < max => {
-            let at = now.saturating_add(jiff::SignedDuration::try_from(backoff(
-                retry_base,
-                m.attempts,
-                retry_after,
-            ))?)?;
-            let msg = format!("Twilio answered {status}; trying again");
+            let (at, msg) = (wait(retry_after)?, format!("Twilio answered {status}; trying again"));
             state.db.write(move |tx| store::requeue(tx, id, at, false, &msg, now)).await
         }
         Err(TwilioError::Transport(e)) if m.attempts < max => {
-            // A request that never left cannot have sent anything; any other may have.
-            let lost = !e.is_connect();
-            let at =
-                now.saturating_add(jiff::SignedDuration::try_from(backoff(retry_base, m.attempts, None))?)?;
-            let msg = format!("Twilio could not be reached: {e}");
-            state.db.write(move |tx| store::requeue(tx, id, at, lost, &msg, now)).await
-        }
-        Err(TwilioError::Decode(e)) if m.attempts < max => {
-            let at =
-                now.saturating_add(jiff::SignedDuration::try_from(backoff(retry_base, m.attempts, None))?)?;
-            let msg = format!("Twilio's answer could not be read: {e}");
-            state.db.write(move |tx| store::requeue(tx, id, at, true, &msg, now)).await
+            let (at, msg) = (wait(None)?, format!("Twilio could not be reached: {e}"));
+            state.db.write(move |tx| store::requeue(tx, id, at, false, &msg, now)).await
         }
         Err(TwilioError::Auth) | Err(TwilioError::Api { code: Some(20003), .. }) => {
             tracing::error!(

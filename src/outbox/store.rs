@@ -1,4 +1,4 @@
-//! All SQL of the outbox: batches, messages, claims, outcomes, refunds, idempotency keys.
+//! All SQL of the outbox: batches, messages, claims, outcomes, refunds.
 
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -151,9 +151,12 @@ pub struct Claimed {
     pub body: String,
     pub media_urls: Vec<String>,
     pub segments: u32,
+    /// POSTs to Twilio, this claim's included (a claim that does not POST gives its count back).
     pub attempts: u32,
     /// The last attempt's answer was lost: ask Twilio before sending again.
     pub reconcile: bool,
+    /// Reconciliation lookups that failed in a row (they back off without using tries).
+    pub lookups: u32,
     pub sending_since: Option<jiff::Timestamp>,
     /// See [`Outgoing::quiet`].
     pub quiet: Option<(jiff::Timestamp, jiff::Timestamp)>,
@@ -191,7 +194,7 @@ pub fn claim_due(
          WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND sender = ?2 AND next_attempt_at <= ?1
                       ORDER BY priority, next_attempt_at, id LIMIT ?3)
          RETURNING id, agent_id, sender, recipient, body, media_urls, segments, attempts, reconcile, sending_since,
-             not_after, reopens_at",
+             not_after, reopens_at, lookups",
     )?;
     let rows = stmt.query_map(params![millis(now), sender, room as i64], |r| {
         let media: String = r.get(5)?;
@@ -205,6 +208,7 @@ pub fn claim_due(
             segments: r.get(6)?,
             attempts: r.get(7)?,
             reconcile: r.get(8)?,
+            lookups: r.get(12)?,
             sending_since: r.get::<_, Option<i64>>(9)?.map(timestamp),
             quiet: match (r.get::<_, Option<i64>>(10)?, r.get::<_, Option<i64>>(11)?) {
                 (Some(close), Some(open)) => Some((timestamp(close), timestamp(open))),
@@ -248,6 +252,24 @@ pub fn mark_sent(
     Ok(())
 }
 
+/// Reconciling failed (Twilio's list did not answer): back to the queue for `at`, still to be
+/// reconciled, without using a try (R-SND-5).
+pub fn lookup_failed(
+    conn: &Connection,
+    id: i64,
+    at: jiff::Timestamp,
+    error: &str,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET status = 'queued', next_attempt_at = ?2, attempts = max(0, attempts - 1),
+             lookups = lookups + 1, error_message = ?3, updated_at = ?4
+         WHERE id = ?1 AND status = 'sending'",
+    )?
+    .execute(params![id, millis(at), error, millis(now)])?;
+    Ok(())
+}
+
 /// A passing failure: back to the queue for `at`.
 pub fn requeue(
     conn: &Connection,
@@ -258,7 +280,8 @@ pub fn requeue(
     now: jiff::Timestamp,
 ) -> anyhow::Result<()> {
     conn.prepare_cached(
-        "UPDATE messages SET status = 'queued', next_attempt_at = ?2, reconcile = ?3, error_message = ?4, updated_at = ?5
+        "UPDATE messages SET status = 'queued', next_attempt_at = ?2, reconcile = ?3, lookups = 0, error_message = ?4,
+             updated_at = ?5
          WHERE id = ?1 AND status = 'sending'",
     )?
     .execute(params![id, millis(at), reconcile, error, millis(now)])?;
@@ -317,7 +340,7 @@ pub fn end_unsent(
         .prepare_cached(
             "UPDATE messages SET status = ?3, error_code = ?4, error_message = ?5, updated_at = ?6, refunded = counted
              WHERE id = ?1 AND status = ?2
-             RETURNING agent_id, usage_day, usage_month, segments, credits, counted",
+             RETURNING agent_id, usage_day, usage_month, segments, credits, counted, recipient",
         )?
         .query_row(params![id, from.as_str(), to.as_str(), code, message, millis(now)], |r| {
             Ok((
@@ -327,12 +350,23 @@ pub fn end_unsent(
                 r.get::<_, u32>(3)?,
                 r.get::<_, u32>(4)?,
                 r.get::<_, bool>(5)?,
+                r.get::<_, String>(6)?,
             ))
         })
         .optional()?;
-    let Some((agent, day, month, segments, credits, counted)) = row else { return Ok(false) };
+    let Some((agent, day, month, segments, credits, counted, recipient)) = row else { return Ok(false) };
     if counted {
         crate::limits::store::release(conn, agent, &day, &month, segments, credits)?;
+        // The day's distinct number too, when no other counted text of the day went to it.
+        let other = conn
+            .prepare_cached(
+                "SELECT 1 FROM messages WHERE agent_id = ?1 AND recipient = ?2 AND usage_day = ?3 AND counted = 1
+                     AND refunded = 0 AND id <> ?4",
+            )?
+            .exists(params![agent, recipient, day, id])?;
+        if !other {
+            crate::limits::store::release_number(conn, agent, &day, &recipient)?;
+        }
     }
     Ok(true)
 }
@@ -351,22 +385,27 @@ pub fn apply_status(
         .query_row([sid], |r| r.get(0))
         .optional()?;
     let Some(current) = current.as_deref().and_then(Status::parse) else { return Ok(false) };
-    let moves = to.is_some_and(|t| t.rank() > current.rank());
-    let status = if moves { to.unwrap_or(current) } else { current };
-    conn.prepare_cached(
-        "UPDATE messages SET status = ?2, twilio_status = CASE WHEN ?5 THEN ?3 ELSE twilio_status END,
-             error_code = coalesce(?4, error_code), updated_at = ?6
-         WHERE twilio_sid = ?1",
-    )?
-    .execute(params![
-        sid,
-        status.as_str(),
-        twilio_status,
-        error_code,
-        moves || to.is_none(),
-        millis(now)
-    ])?;
-    Ok(moves)
+    match to {
+        // A late or repeated callback writes nothing: no status, no error code.
+        Some(t) if t.rank() <= current.rank() => Ok(false),
+        Some(t) => {
+            conn.prepare_cached(
+                "UPDATE messages SET status = ?2, twilio_status = ?3, error_code = coalesce(?4, error_code),
+                     updated_at = ?5
+                 WHERE twilio_sid = ?1",
+            )?
+            .execute(params![sid, t.as_str(), twilio_status, error_code, millis(now)])?;
+            Ok(true)
+        }
+        // A status this version does not know is kept as written; it moves nothing.
+        None => {
+            conn.prepare_cached(
+                "UPDATE messages SET twilio_status = ?2, updated_at = ?3 WHERE twilio_sid = ?1",
+            )?
+            .execute(params![sid, twilio_status, millis(now)])?;
+            Ok(false)
+        }
+    }
 }
 
 /// A message as clients see it.
@@ -457,53 +496,9 @@ pub fn batch_progress(conn: &Connection, agent_id: i64, batch_id: &str) -> anyho
     Ok(Some(Progress { kind, created_at: timestamp(created), counts }))
 }
 
-/// The stored answer for an idempotency key: (request hash, status, body).
-pub fn idempotent(
-    conn: &Connection,
-    agent_id: i64,
-    key: &str,
-) -> anyhow::Result<Option<(String, u16, String)>> {
-    conn.prepare_cached(
-        "SELECT request_hash, status, response FROM idempotency_keys WHERE agent_id = ?1 AND key = ?2",
-    )?
-    .query_row(params![agent_id, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-    .optional()
-    .context("reading an idempotency key")
-}
-
-/// Remembers an answer; `Ok(false)` when another request took the key first.
-pub fn remember(
-    conn: &Connection,
-    agent_id: i64,
-    key: &str,
-    hash: &str,
-    status: u16,
-    response: &str,
-    now: jiff::Timestamp,
-) -> anyhow::Result<bool> {
-    // Keys are kept a day (clients retry within minutes); older ones are let go as new ones come.
-    let day_ago = millis(now) - 24 * 3_600_000;
-    conn.prepare_cached("DELETE FROM idempotency_keys WHERE agent_id = ?1 AND created_at < ?2")?
-        .execute(params![agent_id, day_ago])?;
-    Ok(conn
-        .prepare_cached(
-            "INSERT INTO idempotency_keys (agent_id, key, request_hash, status, response, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![agent_id, key, hash, status, response, millis(now)])?
-        == 1)
-}
-
 /// Whether a Twilio sid is already recorded on a message.
 pub fn sid_known(conn: &Connection, sid: &str) -> anyhow::Result<bool> {
     Ok(conn.prepare_cached("SELECT 1 FROM messages WHERE twilio_sid = ?1")?.exists([sid])?)
-}
-
-/// Stores the answer given under a key taken with [`remember`].
-pub fn answer(conn: &Connection, agent_id: i64, key: &str, response: &str) -> anyhow::Result<()> {
-    conn.prepare_cached("UPDATE idempotency_keys SET response = ?3 WHERE agent_id = ?1 AND key = ?2")?
-        .execute(params![agent_id, key, response])?;
-    Ok(())
 }
 
 /// Is this number blocked for this sender now (opted out, or on the DNC list)?

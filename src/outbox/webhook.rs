@@ -66,8 +66,9 @@ async fn status_callback(
     state
         .db
         .write(move |tx| {
-            store::apply_status(tx, &sid, next, &raw_status, error_code, now)?;
-            if let (Some(code), Some(to)) = (error_code, &to) {
+            // Only a callback that moves the text records what it says of the number.
+            let moved = store::apply_status(tx, &sid, next, &raw_status, error_code, now)?;
+            if moved && let (Some(code), Some(to)) = (error_code, &to) {
                 if let Some(reason) = marks_number(code) {
                     store::flag_number(tx, to, code, reason, now)?;
                 }

@@ -1,5 +1,6 @@
 //! `/v1/plans` (R-PLAN-1..3): plans, enrollments, pause and resume.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use rusqlite::Connection;
 use serde::Deserialize;
@@ -11,6 +12,7 @@ use crate::accounts::Authenticated;
 use crate::accounts::model::Agent;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::idempotency::{self, Key};
 use crate::scripts::Kind;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -194,7 +196,7 @@ async fn resume(
     set_paused(state, me, id.into_inner(), false).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     #[serde(default)]
@@ -206,10 +208,12 @@ pub struct EnrollRequest {
 /// Enrolls contacts by id, by filter script, or ids narrowed by a filter (as sends choose).
 async fn enroll(
     state: web::Data<AppState>,
+    http: actix_web::HttpRequest,
     Authenticated(me): Authenticated,
     id: web::Path<i64>,
     body: web::Json<EnrollRequest>,
 ) -> ApiResult<HttpResponse> {
+    let key = Key::from_request(&http, &serde_json::to_vec(&*body).unwrap_or_default())?;
     let (id, req) = (id.into_inner(), body.into_inner());
     if req.contact_ids.is_empty() && req.filter_script.is_none() {
         return Err(ApiError::invalid("no_recipients", "Give `contact_ids` or a `filter_script`."));
@@ -219,8 +223,20 @@ async fn enroll(
     }
     let worker = state.clone();
     let now = state.clock.now();
-    let (enrolled, chosen) = state.db.write(move |tx| enroll_in(&worker, tx, &me, id, &req, now)).await?;
-    Ok(HttpResponse::Created().json(json!({"enrolled": enrolled, "already_enrolled": chosen - enrolled})))
+    let (agent, db) = (me.id, state.db.clone());
+    idempotency::once(&db, agent, key, |key| async move {
+        let body = state
+            .db
+            .write(move |tx| {
+                let (enrolled, chosen) = enroll_in(&worker, tx, &me, id, &req, now)?;
+                let body = json!({"enrolled": enrolled, "already_enrolled": chosen - enrolled});
+                idempotency::keep(tx, me.id, key.as_ref(), StatusCode::CREATED, &body, now)?;
+                Ok(body)
+            })
+            .await?;
+        Ok((StatusCode::CREATED, body))
+    })
+    .await
 }
 
 /// Enrolls the chosen contacts of the agent in a plan; (enrolled, chosen).

@@ -24,7 +24,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// A number in any format, read with the admin's country as the default region; valid only.
-fn parse(number: &str, region: phonenumber::country::Id) -> Result<String, String> {
+fn parse(number: &str, region: phone::Id) -> Result<String, String> {
     let p = phone::parse(number, phone::Label::Other, region);
     match (p.valid, p.e164) {
         (true, Some(e164)) => Ok(e164),

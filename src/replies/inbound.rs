@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -16,6 +17,7 @@ use crate::app::AppState;
 use crate::contacts::model::{ContactInput, PhoneInput, Source};
 use crate::db::millis;
 use crate::error::ApiError;
+use crate::idempotency::{self, Key};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhooks/twilio/inbound", web::post().to(inbound))
@@ -56,15 +58,6 @@ fn read(pairs: &[(String, String)]) -> Result<Reply, ApiError> {
     Ok(Reply { sid, from, to, body: get("Body").unwrap_or_default(), media, geo })
 }
 
-/// The number as a person reads it: national form at home, international otherwise.
-fn readable(e164: &str, home: phonenumber::country::Id) -> String {
-    match phonenumber::parse(None, e164) {
-        Ok(n) if n.country().id() == Some(home) => n.format().mode(phonenumber::Mode::National).to_string(),
-        Ok(n) => n.format().mode(phonenumber::Mode::International).to_string(),
-        Err(_) => e164.to_owned(),
-    }
-}
-
 async fn inbound(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -75,7 +68,7 @@ async fn inbound(
     Ok(twiml())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct SandboxReply {
     from: String,
@@ -88,16 +81,30 @@ struct SandboxReply {
 /// so the demo shows the whole loop (text → reply → thread → notification).
 async fn sandbox_inbound(
     state: web::Data<AppState>,
+    req: HttpRequest,
     crate::accounts::Authenticated(me): crate::accounts::Authenticated,
     body: web::Json<SandboxReply>,
 ) -> Result<HttpResponse, ApiError> {
     if !state.sms.is_sandbox() {
         return Err(ApiError::not_found("endpoint (sandbox mode only)"));
     }
+    let key = Key::from_request(&req, &serde_json::to_vec(&*body).unwrap_or_default())?;
+    let db = state.db.clone();
+    let agent = me.id;
+    idempotency::once(&db, agent, key, |key| sandbox_reply(state, me, body.into_inner(), key)).await
+}
+
+/// The sandbox's reply. With a key its sid comes from the key, so a retry is the same reply
+/// (stored once by the inbox) even when the answer was lost before the key was kept.
+async fn sandbox_reply(
+    state: web::Data<AppState>,
+    me: crate::accounts::model::Agent,
+    b: SandboxReply,
+    key: Option<Key>,
+) -> Result<(StatusCode, serde_json::Value), ApiError> {
     let to = me.sending_number.clone().ok_or_else(|| {
         ApiError::invalid("no_sending_number", "Pick a sending number first (PUT /v1/me/number).")
     })?;
-    let b = body.into_inner();
     let from = crate::contacts::phone::parse(&b.from, Default::default(), me.country.id());
     let from = match (from.valid, from.e164) {
         (true, Some(e)) => e,
@@ -109,7 +116,10 @@ async fn sandbox_inbound(
         }
     };
     let reply = Reply {
-        sid: format!("SM{}", uuid::Uuid::new_v4().simple()),
+        sid: match &key {
+            Some(k) => format!("SM{}", k.derived(me.id)),
+            None => format!("SM{}", uuid::Uuid::new_v4().simple()),
+        },
         from,
         to,
         body: b.body,
@@ -118,7 +128,13 @@ async fn sandbox_inbound(
     };
     let sid = reply.sid.clone();
     receive(&state, reply).await?;
-    Ok(HttpResponse::Created().json(json!({"sid": sid})))
+    let body = json!({"sid": sid});
+    let (answer, now) = (body.clone(), state.clock.now());
+    state
+        .db
+        .write(move |tx| idempotency::keep(tx, me.id, key.as_ref(), StatusCode::CREATED, &answer, now))
+        .await?;
+    Ok((StatusCode::CREATED, body))
 }
 
 /// Stores a reply for the agent holding its `To` number (nothing for an unknown one).
@@ -371,7 +387,7 @@ fn store_reply(
         Some(found) => found,
         None => {
             let lead = ContactInput {
-                first_name: Some(readable(&r.from, agent.country.id())),
+                first_name: Some(crate::contacts::phone::readable(&r.from, agent.country.id())),
                 phones: vec![PhoneInput { number: r.from.clone(), label: Default::default() }],
                 tags: vec!["new-lead".into()],
                 ..Default::default()

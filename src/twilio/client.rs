@@ -108,9 +108,10 @@ impl MessageResource {
         self.num_segments.as_deref().and_then(|s| s.parse().ok())
     }
 
-    pub fn sent_at(&self) -> Option<jiff::Timestamp> {
-        let d = self.date_sent.as_deref().or(self.date_created.as_deref())?;
-        jiff::fmt::rfc2822::parse(d).ok().map(|z| z.timestamp())
+    /// When Twilio created the resource: set from the moment it accepts a text, unlike
+    /// `date_sent`, which stays empty while the text waits in Twilio's queue.
+    pub fn created_at(&self) -> Option<jiff::Timestamp> {
+        jiff::fmt::rfc2822::parse(self.date_created.as_deref()?).ok().map(|z| z.timestamp())
     }
 }
 
@@ -118,6 +119,8 @@ impl MessageResource {
 struct MessagesPage {
     #[serde(default)]
     messages: Vec<MessageResource>,
+    #[serde(default)]
+    next_page_uri: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -217,25 +220,30 @@ impl TwilioClient {
         self.answer(req).await
     }
 
-    /// Messages from `from` to `to` sent on or after `sent_after`'s day (Twilio filters by date):
-    /// how a lost answer to a POST is reconciled before any resend.
+    /// Messages from `from` to `to` created since `since`: how a lost answer to a POST is
+    /// reconciled before any resend. ListMessage (twilio-oai, `spec/json/twilio_api_v2010.json`)
+    /// filters on `To`, `From` and `DateSent`, and `date_sent` is null while a text waits in
+    /// Twilio's queue, so no date filter is sent: the pages, newest first, are read until they
+    /// reach texts created before `since`.
     pub async fn list_messages(
         &self,
         to: &str,
         from: &str,
-        sent_after: jiff::Timestamp,
+        since: jiff::Timestamp,
     ) -> Result<Vec<MessageResource>, TwilioError> {
-        let date = sent_after.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-        let query = serde_urlencoded::to_string([
-            ("To", to),
-            ("From", from),
-            ("DateSent>", &date.to_string()),
-            ("PageSize", "100"),
-        ])
-        .map_err(|e| TwilioError::Decode(e.to_string()))?;
-        let page: MessagesPage =
-            self.get(&format!("/2010-04-01/Accounts/{}/Messages.json?{query}", self.account_sid)).await?;
-        Ok(page.messages)
+        let query = serde_urlencoded::to_string([("To", to), ("From", from), ("PageSize", "100")])
+            .map_err(|e| TwilioError::Decode(e.to_string()))?;
+        let mut next = Some(format!("/2010-04-01/Accounts/{}/Messages.json?{query}", self.account_sid));
+        let mut out = Vec::new();
+        // Five pages are 500 texts between one pair of numbers since the attempt began.
+        for _ in 0..5 {
+            let Some(path) = next.take() else { break };
+            let page: MessagesPage = self.get(&path).await?;
+            let older = page.messages.iter().any(|m| m.created_at().is_some_and(|t| t < since));
+            out.extend(page.messages);
+            next = page.next_page_uri.filter(|u| u.starts_with('/') && !older);
+        }
+        Ok(out)
     }
 
     /// Every number of the account, following Twilio's paging.

@@ -18,8 +18,8 @@ fn messages_path() -> String {
     format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json")
 }
 
-/// What the stand-in was sent: (To, From, Body, sid), shared with its list endpoint.
-pub type Sent = Arc<Mutex<Vec<(String, String, String, String)>>>;
+/// What the stand-in was sent: (To, From, Body, sid, date_created), shared with its list endpoint.
+pub type Sent = Arc<Mutex<Vec<(String, String, String, String, String)>>>;
 
 fn form(req: &Request) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes(&req.body).unwrap_or_default()
@@ -35,6 +35,13 @@ pub async fn twilio_accepts(app: &TestApp, delay: Duration) -> Sent {
 }
 
 async fn accepting(server: &wiremock::MockServer, delay: Duration) -> Sent {
+    twilio_takes(server, delay, true).await
+}
+
+/// Twilio accepting every text, and its ListMessage as twilio-oai describes it: texts newest
+/// first with `date_created` (RFC 2822); `date_sent` null while `queued` at Twilio, and then
+/// left out by any `DateSent` filter, since that filters on `date_sent`.
+pub async fn twilio_takes(server: &wiremock::MockServer, delay: Duration, queued: bool) -> Sent {
     // Sids stay unique across stand-ins, as Twilio's do.
     static SIDS: AtomicUsize = AtomicUsize::new(0);
     let sent: Sent = Arc::default();
@@ -44,11 +51,15 @@ async fn accepting(server: &wiremock::MockServer, delay: Duration) -> Sent {
         .respond_with(move |req: &Request| {
             let f = form(req);
             let sid = format!("SM{:032}", SIDS.fetch_add(1, Ordering::SeqCst));
+            let created =
+                jiff::fmt::rfc2822::to_string(&jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC))
+                    .unwrap_or_default();
             log.lock().unwrap().push((
                 get(&f, "To").into(),
                 get(&f, "From").into(),
                 get(&f, "Body").into(),
                 sid.clone(),
+                created,
             ));
             ResponseTemplate::new(201).set_delay(delay).set_body_json(
                 json!({"sid": sid, "status": "queued", "num_segments": "1", "body": get(&f, "Body")}),
@@ -61,12 +72,19 @@ async fn accepting(server: &wiremock::MockServer, delay: Duration) -> Sent {
         .and(path(messages_path()))
         .respond_with(move |req: &Request| {
             let q: Vec<(String, String)> = req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            let date_filter = q.iter().any(|(k, _)| k.starts_with("DateSent"));
             let messages: Vec<Value> = log
                 .lock()
                 .unwrap()
                 .iter()
-                .filter(|(to, from, _, _)| to == get(&q, "To") && from == get(&q, "From"))
-                .map(|(to, from, body, sid)| json!({"sid": sid, "status": "sent", "to": to, "from": from, "body": body, "num_segments": "1"}))
+                .rev()
+                .filter(|(to, from, ..)| to == get(&q, "To") && from == get(&q, "From"))
+                .filter(|_| !(queued && date_filter))
+                .map(|(to, from, body, sid, created)| {
+                    let (status, sent) = if queued { ("queued", Value::Null) } else { ("sent", json!(created)) };
+                    json!({"sid": sid, "status": status, "to": to, "from": from, "body": body, "num_segments": "1",
+                           "date_created": created, "date_sent": sent})
+                })
                 .collect();
             ResponseTemplate::new(200).set_body_json(json!({"messages": messages, "next_page_uri": null}))
         })
@@ -385,6 +403,135 @@ async fn a_lost_answer_is_reconciled_and_never_posted_twice() {
     assert_eq!(m["twilio_sid"], sent.lock().unwrap()[0].3);
 }
 
+/// R-SND-5 on the last try: with one try allowed and its answer lost, the text is reconciled, not
+/// failed; Twilio got one POST and nothing is refunded. Both while the text waits in Twilio's
+/// queue (no `date_sent`, so a `DateSent` filter would miss it) and once it has gone.
+#[tokio::test]
+async fn a_lost_answer_on_the_last_try_is_sent_after_reconciliation_and_not_refunded() {
+    for queued in [true, false] {
+        let app = spawn_app_with(|s| {
+            fast(s);
+            s.sending.max_attempts = 1;
+            s.twilio.request_timeout_ms = 300;
+        })
+        .await;
+        let sent = twilio_takes(&app.twilio, Duration::from_millis(800), queued).await;
+        let (_, t) = sender(&app, "a@example.com", json!({})).await;
+        let ids = app.contacts(&t, 1).await;
+        let (batch, id) = send_one(&app, &t, ids[0]).await;
+        settled(&app, &t, &batch).await;
+        let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
+        assert_eq!(m["status"], "sent", "queued at Twilio: {queued}: {m}");
+        assert_eq!(sent.lock().unwrap().len(), 1, "one POST (queued at Twilio: {queued})");
+        assert_eq!(m["twilio_sid"], sent.lock().unwrap()[0].3);
+        assert_eq!(usage(&app, &t).await, (1, 1, 1), "nothing refunded");
+    }
+}
+
+/// A reconciliation lookup that fails backs off without using tries, and the text says why; once
+/// Twilio's list answers, the text Twilio took is recorded, never posted again.
+#[tokio::test]
+async fn a_failing_reconciliation_lookup_waits_without_using_tries() {
+    let app = spawn_app_with(|s| {
+        fast(s);
+        s.sending.max_attempts = 1;
+        s.twilio.request_timeout_ms = 300;
+    })
+    .await;
+    Mock::given(method("GET"))
+        .and(path(messages_path()))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(3)
+        .with_priority(1)
+        .mount(&app.twilio)
+        .await;
+    let sent = twilio_takes(&app.twilio, Duration::from_millis(800), true).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = app.contacts(&t, 1).await;
+    let (batch, id) = send_one(&app, &t, ids[0]).await;
+    let mut saw_reason = false;
+    for _ in 0..400 {
+        app.clock.advance(jiff::SignedDuration::from_millis(100));
+        let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
+        if m["status"] == "queued"
+            && m["error_message"].as_str().is_some_and(|e| e.contains("not sent again"))
+        {
+            assert_eq!(m["attempts"], 1, "a failed lookup uses no try: {m}");
+            saw_reason = true;
+        }
+        if m["status"] == "sent" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(saw_reason, "the text said why it waited");
+    let b = settled(&app, &t, &batch).await;
+    assert_eq!(b["by_status"]["sent"], 1, "{b}");
+    assert_eq!(sent.lock().unwrap().len(), 1, "one POST");
+    let gets = app
+        .twilio
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "GET" && r.url.path() == messages_path())
+        .count();
+    assert!(gets >= 4, "three failed lookups, then one that answered: {gets}");
+}
+
+/// Only Twilio saying it does not have the text ends it `failed` after the last try, refunded
+/// (R-LIM-3) down to the day's distinct number, which comes back only when no other text of the
+/// day went to that number.
+#[tokio::test]
+async fn a_text_twilio_does_not_have_fails_after_the_last_try_and_gives_everything_back() {
+    let app = spawn_app_with(|s| {
+        fast(s);
+        s.sending.max_attempts = 1;
+    })
+    .await;
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&app.twilio)
+        .await;
+    twilio_takes(&app.twilio, Duration::ZERO, true).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = app.contacts(&t, 2).await;
+    let (batch, id) = send_one(&app, &t, ids[0]).await;
+    settled(&app, &t, &batch).await;
+    let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
+    assert_eq!(m["status"], "failed");
+    assert!(m["error_message"].as_str().unwrap().contains("Twilio does not have the text"), "{m}");
+    assert_eq!(usage(&app, &t).await, (0, 0, 0), "segments, credits and the distinct number come back");
+    let lists = app
+        .twilio
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "GET" && r.url.path() == messages_path())
+        .count();
+    assert_eq!(lists, 1, "a 5xx may have sent it: Twilio was asked before the text was failed");
+
+    // A number texted once today stays counted when a second text to it fails.
+    app.twilio.reset().await;
+    twilio_accepts(&app, Duration::ZERO).await;
+    let (batch, _) = send_one(&app, &t, ids[1]).await;
+    settled(&app, &t, &batch).await;
+    app.twilio.reset().await;
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"code": 21211, "message": "invalid To", "status": 400})),
+        )
+        .mount(&app.twilio)
+        .await;
+    let (batch, _) = send_one(&app, &t, ids[1]).await;
+    settled(&app, &t, &batch).await;
+    assert_eq!(usage(&app, &t).await, (1, 1, 1), "the first text's number, segment and credit stay");
+}
+
 #[tokio::test]
 async fn a_queued_text_can_be_canceled_and_is_refunded() {
     let app = spawn_app_with(fast).await;
@@ -468,6 +615,19 @@ async fn status_callbacks_are_signed_move_forward_only_and_repeat_harmlessly() {
         (Some("delivered"), Some("delivered")),
         "a late `sent` stays delivered"
     );
+    // A late callback that does not move the text writes nothing: no error code, no number flag.
+    let (body, sig) = signed(&[
+        ("MessageSid", &sid),
+        ("MessageStatus", "undelivered"),
+        ("ErrorCode", "30006"),
+        ("To", "+13125551000"),
+        ("From", "+13125550100"),
+        ("AccountSid", ACCOUNT_SID),
+    ]);
+    assert_eq!(post(body, sig).await.unwrap().status(), StatusCode::NO_CONTENT);
+    let m: Value = app.get(&format!("/v1/messages/{id}"), &t).await.json().await.unwrap();
+    assert_eq!((m["status"].as_str(), m["error_code"].as_i64()), (Some("delivered"), None), "{m}");
+    assert_eq!(app.count("number_flags").await, 0);
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use serde_json::json;
 use tidings::config::TwilioSettings;
 use tidings::twilio::client::{NewMessage, TwilioClient, TwilioError};
-use wiremock::matchers::{body_string_contains, header, method, path, query_param};
+use wiremock::matchers::{body_string_contains, header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{ACCOUNT_SID, AUTH_TOKEN};
@@ -67,7 +67,7 @@ async fn a_text_is_posted_as_twilio_expects_and_its_answer_read() {
     assert_eq!(res.sid, "SM0123456789abcdef0123456789abcdef");
     assert_eq!(res.status, "queued");
     assert_eq!(res.segments(), Some(2));
-    assert_eq!(res.sent_at().unwrap().to_string(), "2026-11-29T16:00:00Z");
+    assert_eq!(res.created_at().unwrap().to_string(), "2026-11-29T16:00:00Z");
 }
 
 #[tokio::test]
@@ -105,27 +105,52 @@ async fn twilios_errors_are_told_apart() {
     }
 }
 
+/// ListMessage as twilio-oai describes it (`spec/json/twilio_api_v2010.json`): filters `To`,
+/// `From`, `DateSent` (on `date_sent`, null while a text is queued at Twilio), pages linked by
+/// `next_page_uri`. Reconciliation sends no date filter and follows pages until it passes the
+/// attempt's start.
 #[tokio::test]
-async fn sent_messages_are_listed_by_to_from_and_date_for_reconciliation() {
+async fn sent_messages_are_listed_by_to_and_from_without_a_date_filter_for_reconciliation() {
     let server = MockServer::start().await;
+    let next = format!(
+        "{}?To=%2B13125550142&From=%2B13125550100&PageSize=100&Page=1&PageToken=PAx",
+        messages_path()
+    );
     Mock::given(method("GET"))
         .and(path(messages_path()))
         .and(query_param("To", "+13125550142"))
         .and(query_param("From", "+13125550100"))
-        .and(query_param("DateSent>", "2026-11-29"))
+        .and(query_param_is_missing("DateSent>"))
+        .and(query_param_is_missing("DateSent"))
+        .and(query_param_is_missing("Page"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "messages": [{"sid": "SMaaa", "status": "delivered", "num_segments": "1", "error_code": 30003,
+                          "date_created": "Sun, 29 Nov 2026 16:00:04 +0000",
                           "date_sent": "Sun, 29 Nov 2026 16:00:05 +0000"},
-                         {"sid": "SMbbb", "status": "scheduled_somehow", "num_segments": "1"}],
-            "next_page_uri": null
+                         {"sid": "SMbbb", "status": "scheduled_somehow", "num_segments": "1",
+                          "date_created": "Sun, 29 Nov 2026 16:00:03 +0000", "date_sent": null}],
+            "next_page_uri": next
         })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(messages_path()))
+        .and(query_param("Page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "messages": [{"sid": "SMccc", "status": "queued", "num_segments": "0",
+                          "date_created": "Sun, 29 Nov 2026 15:58:00 +0000", "date_sent": null}],
+            "next_page_uri": format!("{}?Page=2", messages_path())
+        })))
+        .expect(1)
         .mount(&server)
         .await;
     let list = client(&server, false)
         .list_messages("+13125550142", "+13125550100", "2026-11-29T15:59:00Z".parse().unwrap())
         .await
         .unwrap();
-    assert_eq!(list.len(), 2);
+    // The second page reached texts older than the attempt: no third page is asked for.
+    assert_eq!(list.iter().map(|m| m.sid.as_str()).collect::<Vec<_>>(), ["SMaaa", "SMbbb", "SMccc"]);
     assert_eq!(list[0].error_code, Some(30003));
     assert_eq!(list[1].status, "scheduled_somehow", "unknown statuses are kept");
+    assert_eq!(list[1].created_at().unwrap().to_string(), "2026-11-29T16:00:03Z");
 }

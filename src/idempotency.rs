@@ -1,0 +1,149 @@
+//! `Idempotency-Key` on every request that texts or schedules (R-SND-4): Send and Verify & Send,
+//! scheduled sends, one-contact replies, plan enrollments and the sandbox's inbound. One
+//! implementation: [`once`] wraps the handler's work, and the work stores its answer with [`keep`]
+//! in the same write transaction that does it, so two requests with one key do the work once and
+//! the second is answered what the first was (`Idempotent-Replayed: true`). A key binds the
+//! method, path and body it came with; the same key on another request is refused. Keys are kept a
+//! day (clients retry within minutes). Failed requests leave no key: nothing was done, so the same
+//! key may try again.
+
+use std::future::Future;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use anyhow::Context;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::db::{Db, millis};
+use crate::error::{ApiError, ApiResult};
+
+/// The code of the error [`keep`] returns when another request took the key first; [`once`]
+/// answers it with that request's stored answer.
+const TAKEN: &str = "idempotency_replay";
+
+/// A client's key with the hash of the request it came with.
+#[derive(Debug, Clone)]
+pub struct Key {
+    key: String,
+    hash: String,
+}
+
+impl Key {
+    /// The request's `Idempotency-Key`, if any: 1 to 255 visible ASCII characters.
+    pub fn from_request(req: &HttpRequest, body: &[u8]) -> ApiResult<Option<Key>> {
+        let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+        let key = value
+            .to_str()
+            .ok()
+            .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_idempotency_key",
+                    "An Idempotency-Key is 1 to 255 visible characters.",
+                )
+            })?;
+        let mut h = Sha256::new();
+        h.update(req.method().as_str());
+        h.update(b" ");
+        h.update(req.path());
+        h.update(b"\n");
+        h.update(body);
+        let hash = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Some(Key { key: key.to_owned(), hash }))
+    }
+
+    /// A stable value derived from the key, for work that names what it makes (a sandbox reply's
+    /// sid): the same key makes the same name.
+    pub fn derived(&self, agent_id: i64) -> String {
+        let mut h = Sha256::new();
+        h.update(agent_id.to_le_bytes());
+        h.update(self.key.as_bytes());
+        h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Runs `work` once per key: a stored answer is replayed, a key used with another request is
+/// refused (`422 idempotency_key_reused`), and without a key the work simply runs.
+pub async fn once<F, Fut>(db: &Db, agent_id: i64, key: Option<Key>, work: F) -> ApiResult<HttpResponse>
+where
+    F: FnOnce(Option<Key>) -> Fut,
+    Fut: Future<Output = ApiResult<(StatusCode, Value)>>,
+{
+    if let Some(k) = &key
+        && let Some(answer) = stored(db, agent_id, k).await?
+    {
+        return Ok(answer);
+    }
+    match work(key.clone()).await {
+        Ok((status, body)) => Ok(HttpResponse::build(status).json(body)),
+        // Another request with this key won the race: answer what it answered.
+        Err(e) if e.code == TAKEN => match &key {
+            Some(k) => stored(db, agent_id, k).await?.ok_or_else(reused),
+            None => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Stores the answer under the key, in the write transaction that did the work. When another
+/// request took the key first this fails, and the caller's transaction rolls back.
+pub fn keep(
+    tx: &Connection,
+    agent_id: i64,
+    key: Option<&Key>,
+    status: StatusCode,
+    body: &Value,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let Some(k) = key else { return Ok(()) };
+    let day_ago = millis(now) - 24 * 3_600_000;
+    tx.prepare_cached("DELETE FROM idempotency_keys WHERE agent_id = ?1 AND created_at < ?2")?
+        .execute(params![agent_id, day_ago])
+        .context("letting old idempotency keys go")?;
+    let taken = tx
+        .prepare_cached(
+            "INSERT INTO idempotency_keys (agent_id, key, request_hash, status, response, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![agent_id, k.key, k.hash, status.as_u16(), body.to_string(), millis(now)])
+        .context("storing an idempotency key")?
+        == 0;
+    if taken {
+        return Err(ApiError::conflict(TAKEN, "").into());
+    }
+    Ok(())
+}
+
+/// The answer stored under the key, replayed; an error when the key came with another request.
+async fn stored(db: &Db, agent_id: i64, k: &Key) -> ApiResult<Option<HttpResponse>> {
+    let key = k.key.clone();
+    let row: Option<(String, u16, String)> = db
+        .read(move |c| {
+            c.prepare_cached(
+                "SELECT request_hash, status, response FROM idempotency_keys WHERE agent_id = ?1 AND key = ?2",
+            )?
+            .query_row(params![agent_id, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()
+            .context("reading an idempotency key")
+        })
+        .await?;
+    let Some((hash, status, response)) = row else { return Ok(None) };
+    if hash != k.hash {
+        return Err(reused());
+    }
+    Ok(Some(
+        HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+            .insert_header(("Idempotent-Replayed", "true"))
+            .content_type("application/json")
+            .body(response),
+    ))
+}
+
+fn reused() -> ApiError {
+    ApiError::invalid(
+        "idempotency_key_reused",
+        "This Idempotency-Key was used with a different request; use a new key for a new request.",
+    )
+}
