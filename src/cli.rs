@@ -62,6 +62,11 @@ enum Command {
     },
     /// Copy the database to PATH while the daemon runs (an online, consistent copy).
     Backup { path: PathBuf },
+    /// Contacts' stored numbers.
+    Contacts {
+        #[command(subcommand)]
+        command: ContactsCommand,
+    },
     /// Segments, encoding and credits of a text (R-SEG, R-COST).
     Quote {
         /// Print JSON.
@@ -80,6 +85,17 @@ enum Command {
     Script {
         #[command(subcommand)]
         command: ScriptCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ContactsCommand {
+    /// Read every stored number again from its as-entered form (R-CON-2), print what changes,
+    /// and apply it.
+    Reparse {
+        /// Print what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -231,6 +247,37 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Import { agent, skip_invalid, file } => import(settings, &agent, skip_invalid, &file).await,
         Command::Script { command } => script(&settings, command),
         Command::Quote { json, international, mms, text } => Ok(quote(&text, json, international, mms)),
+        Command::Contacts { command: ContactsCommand::Reparse { dry_run } } => {
+            let path = settings.database.path.clone();
+            let changes = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let mut conn = crate::db::open(&path, Duration::from_secs(30))?;
+                crate::db::migrate(&mut conn, &path)?;
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let changes = crate::contacts::reparse::changes(&tx)?;
+                if !dry_run {
+                    crate::contacts::reparse::apply(&tx, &changes)?;
+                    tx.commit().context("writing the corrected numbers")?;
+                }
+                Ok(changes)
+            })
+            .await??;
+            for c in &changes {
+                let show = |e: &Option<String>, valid: bool| {
+                    format!("{}{}", e.as_deref().unwrap_or("(none)"), if valid { "" } else { " (invalid)" })
+                };
+                println!(
+                    "contact {} ({}): {:?} {} -> {}",
+                    c.contact_id,
+                    c.country,
+                    c.number,
+                    show(&c.e164, c.valid),
+                    show(&c.new_e164, c.new_valid)
+                );
+            }
+            let verb = if dry_run { "would change" } else { "changed" };
+            println!("{} number(s) {verb}", changes.len());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Backup { path } => {
             if path.exists() {
                 bail!("{} exists; backups never overwrite a file", path.display());

@@ -157,3 +157,49 @@ fn serve_demo_seeds_once_answers_and_stops_gracefully_on_sigterm() {
         assert!(status.success(), "a graceful stop exits 0: {status}");
     }
 }
+
+/// R-CON-2: `contacts reparse` reads every stored number again from its as-entered form; a dry
+/// run prints what would change and changes nothing. The stored reading is what phonenumber
+/// 0.3.10 made of `+44 121 234 5678` for a US agent.
+#[test]
+fn contacts_reparse_prints_then_applies_corrected_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tidings(dir.path())
+        .args(["agent", "add", "--email", "us@example.com", "--name", "Us Agent", "--country", "US"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let csv = dir.path().join("c.csv");
+    std::fs::write(&csv, "first_name,mobile\nAnn,+44 121 234 5678\nBo,312-555-0140\n").unwrap();
+    let out = tidings(dir.path()).args(["import", "--agent", "us@example.com"]).arg(&csv).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = dir.path().join("t.db");
+    let stored = |conn: &rusqlite::Connection| -> String {
+        conn.query_row("SELECT e164 FROM contact_phones WHERE number = '+44 121 234 5678'", [], |r| r.get(0))
+            .unwrap()
+    };
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        assert_eq!(stored(&conn), "+441212345678", "imported with every digit");
+        conn.execute("UPDATE contact_phones SET e164 = '+44212345678' WHERE number = '+44 121 234 5678'", [])
+            .unwrap();
+    }
+    let out = tidings(dir.path()).args(["contacts", "reparse", "--dry-run"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("\"+44 121 234 5678\" +44212345678 -> +441212345678"), "{text}");
+    assert!(text.contains("1 number(s) would change"), "{text}");
+    assert_eq!(
+        stored(&rusqlite::Connection::open(&db).unwrap()),
+        "+44212345678",
+        "a dry run changes nothing"
+    );
+    let out = tidings(dir.path()).args(["contacts", "reparse"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 number(s) changed"));
+    assert_eq!(stored(&rusqlite::Connection::open(&db).unwrap()), "+441212345678");
+    let out = tidings(dir.path()).args(["contacts", "reparse", "--dry-run"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 number(s) would change"));
+}

@@ -5,6 +5,7 @@ mod accounts;
 mod cli;
 mod compose;
 mod contacts;
+mod exactly_once;
 mod helpers;
 mod import;
 mod ops;

@@ -51,9 +51,10 @@ pub async fn twilio_takes(server: &wiremock::MockServer, delay: Duration, queued
         .respond_with(move |req: &Request| {
             let f = form(req);
             let sid = format!("SM{:032}", SIDS.fetch_add(1, Ordering::SeqCst));
-            let created =
-                jiff::fmt::rfc2822::to_string(&jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC))
-                    .unwrap_or_default();
+            let created = jiff::fmt::rfc2822::to_string(
+                &jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC),
+            )
+            .unwrap_or_default();
             log.lock().unwrap().push((
                 get(&f, "To").into(),
                 get(&f, "From").into(),

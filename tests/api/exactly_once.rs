@@ -1,0 +1,165 @@
+//! Exactly once, to the right person (issue 12): numbers read as libphonenumber reads them for
+//! agents of any country, one `Idempotency-Key` behaviour on every request that texts or
+//! schedules, and each agent seeing only their own texts.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::send::{sender, twilio_accepts};
+
+/// R-CON-2: the same international number, written with `+` or the agent's country's
+/// international prefix, and a NANP number, for agents in the US, GB and DE.
+#[tokio::test]
+async fn agents_of_any_country_store_international_numbers_with_every_digit() {
+    let app = spawn_app().await;
+    let cases = [
+        ("us@example.com", "US", ["+44 121 234 5678", "011 44 121 234 5678", "+1 312 555 0199"]),
+        ("gb@example.com", "GB", ["+44 121 234 5678", "00 44 121 234 5678", "+1 312 555 0199"]),
+        ("de@example.com", "DE", ["+44 121 234 5678", "00 44 121 234 5678", "+1 312 555 0199"]),
+    ];
+    for (email, country, numbers) in cases {
+        let (_, t) = app.agent(email, json!({"country": country})).await;
+        let phones: Vec<Value> = numbers.iter().map(|n| json!({"number": n})).collect();
+        let c = app.contact(&t, json!({"first_name": "Pat", "phones": phones})).await;
+        let got: Vec<(&str, bool)> = c["phones"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["e164"].as_str().unwrap_or("none"), p["valid"].as_bool().unwrap_or(false)))
+            .collect();
+        assert_eq!(
+            got,
+            [("+441212345678", true), ("+441212345678", true), ("+13125550199", true)],
+            "a {country} agent"
+        );
+        // Found again by the number in another way of writing it.
+        let found: Value = app.get("/v1/contacts?q=%2B44%20121%20234%205678", &t).await.json().await.unwrap();
+        assert_eq!(found["items"].as_array().unwrap().len(), 1, "a {country} agent");
+    }
+}
+
+/// A partial number that is not a complete valid one matches its digits anywhere in a number.
+#[tokio::test]
+async fn a_partial_number_finds_the_contacts_whose_numbers_hold_its_digits() {
+    let app = spawn_app().await;
+    let (_, t) = app.agent("a@example.com", json!({})).await;
+    app.contact(&t, json!({"first_name": "Ann", "phones": [{"number": "(312) 555-0101"}]})).await;
+    app.contact(&t, json!({"first_name": "Bo", "phones": [{"number": "(312) 555-0202"}]})).await;
+    for q in ["555-0101", "5550101", "312-555-0101"] {
+        let found: Value = app.get(&format!("/v1/contacts?q={q}"), &t).await.json().await.unwrap();
+        let names: Vec<&str> =
+            found["items"].as_array().unwrap().iter().map(|c| c["first_name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Ann"], "{q}");
+    }
+}
+
+/// Sends `body` to `path` twice with one key, then with the same key and another body: the first
+/// answer, replayed; then `422 idempotency_key_reused`. Returns the first answer.
+async fn twice(app: &TestApp, t: &str, path: &str, body: Value, other: Value) -> Value {
+    let post = |b: &Value| {
+        app.request(Method::POST, path, t).header("Idempotency-Key", format!("k-{path}")).json(b).send()
+    };
+    let first = post(&body).await.unwrap();
+    let status = first.status();
+    assert!(status.is_success(), "{path}: {status}");
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    let again = post(&body).await.unwrap();
+    assert_eq!(again.status(), status, "{path}");
+    assert_eq!(again.headers()["idempotent-replayed"], "true", "{path}");
+    assert_eq!(again.json::<Value>().await.unwrap(), first, "{path}: the first answer, replayed");
+    problem(post(&other).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused").await;
+    first
+}
+
+/// R-SND-4: a retried thread reply, scheduled send or enrollment does it once.
+#[tokio::test]
+async fn the_same_key_on_each_texting_endpoint_does_it_once() {
+    let app = spawn_app().await;
+    twilio_accepts(&app, std::time::Duration::ZERO).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = app.contacts(&t, 2).await;
+
+    let path = format!("/v1/contacts/{}/messages", ids[0]);
+    twice(&app, &t, &path, json!({"body": "see you at 3"}), json!({"body": "see you at 4"})).await;
+    let thread: Value = app.get(&format!("/v1/contacts/{}/messages", ids[0]), &t).await.json().await.unwrap();
+    let outgoing =
+        thread["items"].as_array().unwrap().iter().filter(|m| m["direction"] == "outbound").count();
+    assert_eq!(outgoing, 1, "a retried thread reply texts once: {thread}");
+
+    let at = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(30)).to_string();
+    let first = twice(
+        &app,
+        &t,
+        "/v1/messages/send",
+        json!({"contact_ids": [ids[1]], "body": "later", "send_at": at}),
+        json!({"contact_ids": [ids[1]], "body": "other", "send_at": at}),
+    )
+    .await;
+    let scheduled: Value = app.get("/v1/messages/scheduled", &t).await.json().await.unwrap();
+    assert_eq!(scheduled["items"].as_array().unwrap().len(), 1);
+    assert_eq!(scheduled["items"][0]["id"], first["scheduled_id"]);
+
+    let plan: Value = app
+        .post(
+            "/v1/plans",
+            &t,
+            &json!({"name": "p", "steps": [{"day_offset": 0, "time_of_day": "10:00", "body": "hi"}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/v1/plans/{}/enrollments", plan["id"]);
+    let first = twice(&app, &t, &path, json!({"contact_ids": ids}), json!({"contact_ids": [ids[0]]})).await;
+    assert_eq!(first, json!({"enrolled": 2, "already_enrolled": 0}), "replayed as first answered");
+}
+
+/// The sandbox's inbound under one key is one reply; the sandbox's list shows only the caller's
+/// own texts.
+#[tokio::test]
+async fn the_sandbox_replies_once_per_key_and_lists_only_the_callers_texts() {
+    let app = spawn_app_with(|s| s.twilio.account_sid = None).await;
+    let (_, a) = sender(&app, "a@example.com", json!({})).await;
+    let (_, b) = app.agent("b@example.com", json!({})).await;
+    assert_eq!(
+        app.put("/v1/me/number", &b, &json!({"number": "+13125550101"})).await.status(),
+        StatusCode::OK
+    );
+    let c = app.contact(&a, json!({"first_name": "Jane", "phones": [{"number": "+1 312 555 0142"}]})).await;
+    twice(
+        &app,
+        &a,
+        "/v1/sandbox/inbound",
+        json!({"from": "312.555.0142", "body": "hello"}),
+        json!({"from": "312.555.0142", "body": "hello again"}),
+    )
+    .await;
+    let thread: Value =
+        app.get(&format!("/v1/contacts/{}/messages", c["id"]), &a).await.json().await.unwrap();
+    assert_eq!(thread["items"].as_array().unwrap().len(), 1, "one reply: {thread}");
+
+    for (t, body) in [(&a, "from a"), (&b, "from b")] {
+        let ids = app.contacts(t, 1).await;
+        let res = app.post("/v1/messages/send", t, &json!({"contact_ids": ids, "body": body})).await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+    }
+    for (t, mine) in [(&a, "from a"), (&b, "from b")] {
+        let mut bodies = Vec::new();
+        for _ in 0..200 {
+            let list: Value = app.get("/v1/sandbox/messages", t).await.json().await.unwrap();
+            bodies = list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["body"].as_str().unwrap().to_owned())
+                .collect();
+            if !bodies.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(bodies, [mine], "each agent sees only their own texts");
+    }
+}
