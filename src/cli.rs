@@ -321,7 +321,7 @@ fn quote(text: &str, json: bool, international: bool, mms: bool) -> ExitCode {
             "credits": price.credits,
             "parts": seg.parts,
             "culprits": seg.culprits,
-            "mms_saving": cost::mms_saving(&price),
+            "mms_saving": cost::mms_saving(&price, &seg),
             "with_replacements": fixed_seg.as_ref().map(|s| serde_json::json!({
                 "text": fixed, "encoding": s.encoding, "segments": s.segments,
                 "credits": fixed_price.map(|p| p.credits),
@@ -370,7 +370,7 @@ fn quote(text: &str, json: bool, international: bool, mms: bool) -> ExitCode {
             p.credits
         );
     }
-    if let Some(saving) = cost::mms_saving(&price) {
+    if let Some(saving) = cost::mms_saving(&price, &seg) {
         println!("as MMS (attach any media, or clear-png) it costs 3 credits: {saving} fewer");
     }
     ExitCode::SUCCESS

@@ -457,9 +457,12 @@ impl Settings {
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("TIDINGS_") else { continue };
             let lower = rest.to_ascii_lowercase();
+            // A key whose own name ends in `_file` (`apns.ca_file`) is a plain value; otherwise
+            // `_FILE` names the file a secret is read from.
+            let plain = lower.replacen("__", ".", 1);
             let (key, from_file) = match lower.strip_suffix("_file") {
-                Some(k) => (k.replacen("__", ".", 1), true),
-                None => (lower.replacen("__", ".", 1), false),
+                Some(k) if !known.contains(plain.as_str()) => (k.replacen("__", ".", 1), true),
+                _ => (plain, false),
             };
             if value.is_empty() {
                 // `KEY=` in an env file means "not set", not "set to nothing".
@@ -682,6 +685,14 @@ mod tests {
         assert_eq!(s.twilio.sandbox_numbers.len(), 2);
         assert!(s.warnings.iter().any(|w| w.contains("TIDINGS_NO_SUCH__KEY")), "{:?}", s.warnings);
         assert!(!format!("{s:?}").contains("12345"), "secrets never reach Debug output");
+    }
+
+    /// `apns.ca_file` ends in `_file` but is no secret: its variable is the path itself.
+    #[test]
+    fn a_plain_key_ending_in_file_is_read_from_the_environment() {
+        let s = load(&[("TIDINGS_APNS__CA_FILE", "/etc/tidings/apns-ca.pem")]).unwrap();
+        assert_eq!(s.apns.ca_file.as_deref(), Some(Path::new("/etc/tidings/apns-ca.pem")));
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     }
 
     #[test]

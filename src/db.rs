@@ -91,6 +91,34 @@ pub struct Db {
     /// connection, so its page cache stays warm (a connection's cache is dropped whenever another
     /// connection has written).
     writer: std::sync::Arc<tokio::sync::Mutex<Option<deadpool_sqlite::Object>>>,
+    /// Set while writes fail for the storage's sake (disk full, I/O), cleared by the next write
+    /// that commits: what `/readyz` reports.
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A failure of the storage itself (busy, locked, full, I/O, unreadable, no connection) rather
+/// than of the request: answered `503 storage_unavailable`, and trying again later may work.
+pub fn is_storage_failure(e: &anyhow::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    e.chain().any(|cause| {
+        cause.is::<deadpool_sqlite::PoolError>()
+            || cause.downcast_ref::<rusqlite::Error>().and_then(|e| e.sqlite_error_code()).is_some_and(
+                |code| {
+                    matches!(
+                        code,
+                        DatabaseBusy
+                            | DatabaseLocked
+                            | SystemIoFailure
+                            | DiskFull
+                            | CannotOpen
+                            | ReadOnly
+                            | OutOfMemory
+                            | DatabaseCorrupt
+                            | NotADatabase
+                    )
+                },
+            )
+    })
 }
 
 impl Db {
@@ -129,7 +157,7 @@ impl Db {
             }))
             .build()
             .context("building the database pool")?;
-        Ok(Db { pool, writer: Default::default() })
+        Ok(Db { pool, writer: Default::default(), failing: Default::default() })
     }
 
     /// Copies what the WAL holds into the database (PASSIVE checkpoints). The daemon runs it
@@ -188,7 +216,17 @@ impl Db {
         // A connection whose task panicked is not kept.
         let out = done.map_err(|e| anyhow::anyhow!("database task failed: {e}"))?;
         *turn = Some(conn);
+        match &out {
+            Ok(_) => self.failing.store(false, std::sync::atomic::Ordering::Relaxed),
+            Err(e) if is_storage_failure(e) => self.failing.store(true, std::sync::atomic::Ordering::Relaxed),
+            Err(_) => {}
+        }
         out
+    }
+
+    /// Whether the last write failed for the storage's sake.
+    pub fn writes_failing(&self) -> bool {
+        self.failing.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -117,10 +117,37 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// A numeric id in a path: canonical decimal only, so one resource has one URL (`+1`, `01` and
+/// ` 1` name nothing: 404).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathId(pub i64);
+
+impl<'de> serde::Deserialize<'de> for PathId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let canonical = s == "0"
+            || (s.starts_with(|c: char| ('1'..='9').contains(&c)) && s.bytes().all(|b| b.is_ascii_digit()));
+        s.parse::<i64>()
+            .ok()
+            .filter(|_| canonical)
+            .map(PathId)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not an id")))
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         match e.downcast::<ApiError>() {
             Ok(api) => api,
+            Err(e) if crate::db::is_storage_failure(&e) => {
+                tracing::error!(error = format!("{e:#}"), "storage unavailable");
+                let mut api = ApiError::unavailable(
+                    "storage_unavailable",
+                    "The database cannot be written or read just now; nothing was changed. Try again shortly.",
+                );
+                api.retry_after = Some(5);
+                api
+            }
             Err(e) => ApiError::internal(e),
         }
     }

@@ -331,8 +331,12 @@ async fn list_agents(state: web::Data<AppState>, _admin: Admin) -> ApiResult<Htt
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
 
-async fn get_agent(state: web::Data<AppState>, _admin: Admin, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+async fn get_agent(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    id: web::Path<crate::error::PathId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner().0;
     let agent = state
         .db
         .read(move |c| store::agent_by_id(c, id))
@@ -358,10 +362,10 @@ struct UpdateAgent {
 async fn update_agent(
     state: web::Data<AppState>,
     Admin(admin): Admin,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
     body: web::Json<UpdateAgent>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+    let id = id.into_inner().0;
     let b = body.into_inner();
     // Validate everything before writing anything.
     let email = b.email.as_deref().map(|e| field("email", Email::parse(e))).transpose()?;
@@ -482,10 +486,10 @@ async fn create_team(
 async fn update_team(
     state: web::Data<AppState>,
     _admin: Admin,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
     body: web::Json<TeamInput>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+    let id = id.into_inner().0;
     let name = field("name", model::parse_name(&body.name))?;
     let team = state
         .db

@@ -53,9 +53,11 @@ pub fn price(seg: &Segmentation, with_media: bool, international: bool) -> Resul
     Ok(Price { kind: Kind::Sms, credits: segments * per, segments })
 }
 
-/// What sending as MMS would save on one SMS (R-COST-3), when it would save anything.
-pub fn mms_saving(p: &Price) -> Option<u32> {
-    (p.kind == Kind::Sms && p.credits > MMS_ADVICE_ABOVE).then(|| p.credits - MMS_CREDITS)
+/// What sending as MMS would save on one SMS (R-COST-3), when it would save anything and the
+/// text fits an MMS body (`seg` is the text's segmentation).
+pub fn mms_saving(p: &Price, seg: &Segmentation) -> Option<u32> {
+    (p.kind == Kind::Sms && p.credits > MMS_ADVICE_ABOVE && price(seg, true, false).is_ok())
+        .then(|| p.credits - MMS_CREDITS)
 }
 
 #[cfg(test)]
@@ -74,12 +76,16 @@ mod tests {
 
     #[test]
     fn the_mms_advice_starts_above_three_credits() {
-        let three = price(&segment(&"a".repeat(153 * 3)), false, false).unwrap();
-        assert_eq!(mms_saving(&three), None);
-        let four = price(&segment(&"a".repeat(153 * 4)), false, false).unwrap();
-        assert_eq!(mms_saving(&four), Some(1));
-        let intl = price(&segment(&"a".repeat(200)), false, true).unwrap();
-        assert_eq!(mms_saving(&intl), Some(1));
+        let saving = |text: &str, international: bool| {
+            let seg = segment(text);
+            mms_saving(&price(&seg, false, international).unwrap(), &seg)
+        };
+        assert_eq!(saving(&"a".repeat(153 * 3), false), None);
+        assert_eq!(saving(&"a".repeat(153 * 4), false), Some(1));
+        assert_eq!(saving(&"a".repeat(200), true), Some(1));
+        // 701 UCS-2 units cost 11 credits as SMS but do not fit an MMS: no advice to follow.
+        assert_eq!(saving(&"ж".repeat(700), false), Some(11 - 3));
+        assert_eq!(saving(&"ж".repeat(701), false), None);
     }
 
     #[test]

@@ -101,6 +101,9 @@ pub struct Line {
     pub culprits: Vec<Culprit>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ScriptError>,
+    /// What sending it as MMS would save, when it would and the text fits an MMS body.
+    #[serde(skip)]
+    pub mms_saving: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -374,6 +377,7 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
             credits: 0,
             culprits: Vec::new(),
             error: None,
+            mms_saving: None,
         };
         let mut skip = |status: Status, reason: String| {
             line.status = status;
@@ -428,7 +432,8 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
             Ok(text) => {
                 let seg = cache.entry(text.clone()).or_insert_with(|| segments::segment(&text));
                 match cost::price(seg, with_media, line.international) {
-                    Ok(Price { kind, credits, segments }) => {
+                    Ok(price @ Price { kind, credits, segments }) => {
+                        line.mms_saving = cost::mms_saving(&price, seg);
                         line.kind = Some(kind);
                         line.encoding = Some(seg.encoding);
                         line.segments = segments;
@@ -464,9 +469,7 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
             Some(cost::Kind::Mms) => totals.mms += 1,
             _ => totals.sms += 1,
         }
-        let price =
-            Price { kind: l.kind.unwrap_or(cost::Kind::Sms), credits: l.credits, segments: l.segments };
-        if let Some(saving) = cost::mms_saving(&price) {
+        if let Some(saving) = l.mms_saving {
             mms_advice += 1;
             mms_saved += saving;
         }

@@ -50,9 +50,9 @@ async fn create(
 async fn get(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+    let id = id.into_inner().0;
     let contact = state
         .db
         .read(move |c| store::get(c, me.id, id))
@@ -64,10 +64,10 @@ async fn get(
 async fn update(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
     body: web::Json<ContactPatch>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+    let id = id.into_inner().0;
     let patch = body.into_inner();
     let now = state.clock.now();
     let contact = state
@@ -88,9 +88,9 @@ async fn update(
 async fn delete(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+    let id = id.into_inner().0;
     if state.db.write(move |tx| store::delete(tx, me.id, id)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

@@ -45,6 +45,14 @@ async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let version = state.db.read(crate::db::stored_version).await.map_err(|e| {
         ApiError::unavailable("database_unavailable", format!("The database is not reachable: {e:#}."))
     })?;
+    if state.db.writes_failing() {
+        let mut e = ApiError::unavailable(
+            "storage_unavailable",
+            "Writes to the database are failing (disk full or I/O errors); see the log.",
+        );
+        e.retry_after = Some(5);
+        return Err(e);
+    }
     if version != crate::db::schema_version() {
         return Err(ApiError::unavailable(
             "schema_not_current",
@@ -56,6 +64,28 @@ async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 
 async fn metrics_text() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(prometheus().render())
+}
+
+/// The longest request target answered: longer ones get `414 uri_too_long`. (Past actix's own
+/// head buffer, a request is refused before any middleware sees it.)
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Refuses a request target over [`MAX_URI_BYTES`] with a problem document.
+pub async fn limit_uri(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI_BYTES {
+        let e = ApiError::new(
+            actix_web::http::StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            "URI too long",
+            format!("The request target is {len} bytes; at most {MAX_URI_BYTES} are read."),
+        );
+        return Ok(req.error_response(e).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 /// Counts requests by route pattern, method and status, and times them.

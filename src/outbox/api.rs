@@ -332,9 +332,9 @@ async fn scheduled(state: web::Data<AppState>, Authenticated(me): Authenticated)
 async fn unschedule(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let (id, now) = (id.into_inner(), state.clock.now());
+    let (id, now) = (id.into_inner().0, state.clock.now());
     state
         .db
         .write(move |tx| match crate::plans::store::cancel_send(tx, me.id, id, now)? {
@@ -391,10 +391,10 @@ async fn reply(
     state: web::Data<AppState>,
     req: HttpRequest,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
     body: web::Json<Reply>,
 ) -> ApiResult<HttpResponse> {
-    let contact_id = id.into_inner();
+    let contact_id = id.into_inner().0;
     let key = Key::from_request(&req, &serde_json::to_vec(&*body).unwrap_or_default())?;
     let db = state.db.clone();
     idempotency::once(&db, me.id, key, |key| thread_reply(state, me, contact_id, body.into_inner(), key))
@@ -409,11 +409,21 @@ async fn thread_reply(
     key: Option<Key>,
 ) -> ApiResult<(StatusCode, Value)> {
     let agent = me.id;
-    if state.db.read(move |c| crate::contacts::store::get(c, agent, contact_id)).await?.is_none() {
-        return Err(ApiError::not_found("contact"));
-    }
+    let found = state
+        .db
+        .read(move |c| {
+            let Some(contact) = crate::contacts::store::get(c, agent, contact_id)? else { return Ok(None) };
+            Ok(Some((contact, crate::replies::threads::last_texted_from(c, agent, contact_id)?)))
+        })
+        .await?;
+    let Some((contact, last_from)) = found else { return Err(ApiError::not_found("contact")) };
+    // By default the reply goes to the number the contact last texted from, while it is still
+    // one of theirs; otherwise the usual choice (R-REC-1).
+    let number = b.number.or_else(|| {
+        last_from.filter(|n| contact.phones.iter().any(|p| p.valid && p.e164.as_deref() == Some(n.as_str())))
+    });
     let request = QuoteRequest {
-        recipients: vec![RecipientInput { contact_id, number: b.number }],
+        recipients: vec![RecipientInput { contact_id, number }],
         body: Some(b.body),
         media_ids: b.media_ids,
         ..Default::default()
@@ -469,9 +479,9 @@ async fn batch(
 async fn message(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let (id, agent) = (id.into_inner(), me.id);
+    let (id, agent) = (id.into_inner().0, me.id);
     let m = state
         .db
         .read(move |c| store::get(c, agent, id))
@@ -483,9 +493,9 @@ async fn message(
 async fn cancel(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let (id, agent, now) = (id.into_inner(), me.id, state.clock.now());
+    let (id, agent, now) = (id.into_inner().0, me.id, state.clock.now());
     let m = state
         .db
         .write(move |tx| {

@@ -112,9 +112,9 @@ async fn create(
 async fn read(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+    let id = id.into_inner().0;
     let plan = state.db.read(move |c| owned(c, &me, id)).await?;
     Ok(HttpResponse::Ok().json(view(&plan, None)))
 }
@@ -124,11 +124,11 @@ async fn read(
 async fn update(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
     body: web::Json<PlanInput>,
 ) -> ApiResult<HttpResponse> {
     let (id, now, window, worker) =
-        (id.into_inner(), state.clock.now(), state.settings.plans.window(), state.clone());
+        (id.into_inner().0, state.clock.now(), state.settings.plans.window(), state.clone());
     let plan = state
         .db
         .write(move |tx| {
@@ -152,9 +152,9 @@ async fn update(
 async fn delete(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+    let id = id.into_inner().0;
     state
         .db
         .write(move |tx| {
@@ -183,17 +183,17 @@ async fn set_paused(state: web::Data<AppState>, me: Agent, id: i64, paused: bool
 async fn pause(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    set_paused(state, me, id.into_inner(), true).await
+    set_paused(state, me, id.into_inner().0, true).await
 }
 
 async fn resume(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    set_paused(state, me, id.into_inner(), false).await
+    set_paused(state, me, id.into_inner().0, false).await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -210,11 +210,11 @@ async fn enroll(
     state: web::Data<AppState>,
     http: actix_web::HttpRequest,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
     body: web::Json<EnrollRequest>,
 ) -> ApiResult<HttpResponse> {
     let key = Key::from_request(&http, &serde_json::to_vec(&*body).unwrap_or_default())?;
-    let (id, req) = (id.into_inner(), body.into_inner());
+    let (id, req) = (id.into_inner().0, body.into_inner());
     if req.contact_ids.is_empty() && req.filter_script.is_none() {
         return Err(ApiError::invalid("no_recipients", "Give `contact_ids` or a `filter_script`."));
     }
@@ -334,10 +334,10 @@ struct Page {
 async fn enrollments(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
     page: web::Query<Page>,
 ) -> ApiResult<HttpResponse> {
-    let (id, after, limit) = (id.into_inner(), page.after, page.limit.unwrap_or(100).clamp(1, 500));
+    let (id, after, limit) = (id.into_inner().0, page.after, page.limit.unwrap_or(100).clamp(1, 500));
     let items = state
         .db
         .read(move |c| {
@@ -352,9 +352,9 @@ async fn enrollments(
 async fn enrollment(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    path: web::Path<(i64, i64)>,
+    path: web::Path<(crate::error::PathId, crate::error::PathId)>,
 ) -> ApiResult<HttpResponse> {
-    let (id, eid) = path.into_inner();
+    let (crate::error::PathId(id), crate::error::PathId(eid)) = path.into_inner();
     let e = state
         .db
         .read(move |c| {
@@ -370,9 +370,9 @@ async fn enrollment(
 async fn remove(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    path: web::Path<(i64, i64)>,
+    path: web::Path<(crate::error::PathId, crate::error::PathId)>,
 ) -> ApiResult<HttpResponse> {
-    let (id, eid) = path.into_inner();
+    let (crate::error::PathId(id), crate::error::PathId(eid)) = path.into_inner();
     let now = state.clock.now();
     state
         .db

@@ -79,9 +79,9 @@ async fn list(state: web::Data<AppState>, Authenticated(me): Authenticated) -> A
 async fn remove(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+    let id = id.into_inner().0;
     if state.db.write(move |tx| store::remove(tx, me.id, id)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

@@ -142,7 +142,13 @@ impl Apns {
             .await;
         let response = match sent {
             Ok(r) => r,
-            Err(e) => return Outcome::Retry { error: format!("APNs unreachable: {e}"), after: None },
+            Err(e) => {
+                // The cause (a TLS `UnknownIssuer`, a refused connection) is deep in the chain;
+                // the URL is left out: it holds the device token.
+                let why = cause_chain(&e.without_url());
+                tracing::warn!(host = %base, error = %why, "APNs could not be reached");
+                return Outcome::Retry { error: format!("APNs unreachable ({base}): {why}"), after: None };
+            }
         };
         let status = response.status().as_u16();
         if status == 200 {
@@ -152,6 +158,21 @@ impl Apns {
         let reason = response.json::<Refusal>().await.map(|r| r.reason).unwrap_or_default();
         classify(status, &reason, after, || self.expire(&bearer))
     }
+}
+
+/// An error with each of its causes, `outer: inner: innermost`.
+fn cause_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 /// What an APNs refusal means for the push.

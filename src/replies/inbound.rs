@@ -250,7 +250,7 @@ async fn store_batch(state: &web::Data<AppState>, jobs: Vec<Job>) {
     };
     match write(state, &replies, 0..replies.len()).await {
         Ok(stored) => waiting.into_iter().zip(stored).for_each(|(w, s)| answer(w, Ok(s))),
-        Err(e) if replies.len() == 1 || systemic(&e) => {
+        Err(e) if replies.len() == 1 || crate::db::is_storage_failure(&e) => {
             let why = format!("{e:#}");
             waiting.into_iter().for_each(|w| answer(w, Err(anyhow::anyhow!("{why}"))));
         }
@@ -261,31 +261,6 @@ async fn store_batch(state: &web::Data<AppState>, jobs: Vec<Job>) {
             }
         }
     }
-}
-
-/// A failure of the database itself rather than of one reply: trying each reply alone would
-/// only fail again, one busy timeout after another.
-fn systemic(e: &anyhow::Error) -> bool {
-    use rusqlite::ErrorCode::*;
-    e.chain().any(|cause| {
-        cause.is::<deadpool_sqlite::PoolError>()
-            || cause.downcast_ref::<rusqlite::Error>().and_then(|e| e.sqlite_error_code()).is_some_and(
-                |code| {
-                    matches!(
-                        code,
-                        DatabaseBusy
-                            | DatabaseLocked
-                            | SystemIoFailure
-                            | DiskFull
-                            | CannotOpen
-                            | ReadOnly
-                            | OutOfMemory
-                            | DatabaseCorrupt
-                            | NotADatabase
-                    )
-                },
-            )
-    })
 }
 
 /// Stores `replies[range]` in one transaction: all of them, or none.
@@ -476,8 +451,6 @@ fn store_reply(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     fn sqlite(code: i32) -> anyhow::Error {
         anyhow::Error::new(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None))
             .context("committing")
@@ -485,10 +458,10 @@ mod tests {
 
     #[test]
     fn a_busy_or_full_database_fails_the_batch_and_a_constraint_fails_one_reply() {
-        assert!(systemic(&sqlite(rusqlite::ffi::SQLITE_BUSY)));
-        assert!(systemic(&sqlite(rusqlite::ffi::SQLITE_FULL)));
-        assert!(systemic(&sqlite(rusqlite::ffi::SQLITE_IOERR)));
-        assert!(!systemic(&sqlite(rusqlite::ffi::SQLITE_CONSTRAINT)));
-        assert!(!systemic(&anyhow::anyhow!("new lead: first_name: too long")));
+        assert!(crate::db::is_storage_failure(&sqlite(rusqlite::ffi::SQLITE_BUSY)));
+        assert!(crate::db::is_storage_failure(&sqlite(rusqlite::ffi::SQLITE_FULL)));
+        assert!(crate::db::is_storage_failure(&sqlite(rusqlite::ffi::SQLITE_IOERR)));
+        assert!(!crate::db::is_storage_failure(&sqlite(rusqlite::ffi::SQLITE_CONSTRAINT)));
+        assert!(!crate::db::is_storage_failure(&anyhow::anyhow!("new lead: first_name: too long")));
     }
 }

@@ -11,6 +11,22 @@ use crate::app::AppState;
 use crate::db::{millis, timestamp};
 use crate::error::{ApiError, ApiResult};
 
+/// The number a contact last texted the agent from, if any: where a thread reply goes by default.
+pub fn last_texted_from(
+    conn: &rusqlite::Connection,
+    agent_id: i64,
+    contact_id: i64,
+) -> anyhow::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .prepare_cached(
+            "SELECT sender FROM inbound_messages WHERE contact_id = ?1 AND agent_id = ?2
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )?
+        .query_row(params![contact_id, agent_id], |r| r.get(0))
+        .optional()?)
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/contacts/{id}/messages", web::get().to(thread))
         .route("/v1/contacts/{id}/read", web::post().to(mark_read))
@@ -31,10 +47,10 @@ struct Page {
 async fn thread(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
     q: web::Query<Page>,
 ) -> ApiResult<HttpResponse> {
-    let (contact_id, agent) = (id.into_inner(), me.id);
+    let (contact_id, agent) = (id.into_inner().0, me.id);
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid_field("limit", "limit is between 1 and 200."));
@@ -111,9 +127,9 @@ async fn thread(
 async fn mark_read(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let (contact_id, agent, now) = (id.into_inner(), me.id, millis(state.clock.now()));
+    let (contact_id, agent, now) = (id.into_inner().0, me.id, millis(state.clock.now()));
     state
         .db
         .write(move |tx| {
@@ -167,9 +183,9 @@ async fn notifications(
 async fn read_one(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let (id, agent, now) = (id.into_inner(), me.id, millis(state.clock.now()));
+    let (id, agent, now) = (id.into_inner().0, me.id, millis(state.clock.now()));
     let found = state
         .db
         .write(move |tx| {

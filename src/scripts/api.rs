@@ -34,6 +34,27 @@ pub fn compile_error(e: ScriptError) -> ApiError {
         .with("column", e.column)
 }
 
+/// A filter is run once on a sample contact before it is saved: one that gives anything but true
+/// or false, or runs past its limits, would fail every contact, so it is refused with the reason.
+async fn check_filter(state: &web::Data<AppState>, kind: Kind, compiled: Compiled) -> ApiResult<()> {
+    if kind != Kind::Filter {
+        return Ok(());
+    }
+    let worker = state.clone();
+    let verdict = web::block(move || -> anyhow::Result<Result<bool, ScriptError>> {
+        let (inputs, now) = crate::demo::sample_inputs(&worker.settings, crate::demo::sample_contact())?;
+        Ok(worker.scripts.matches(&compiled, inputs, &now))
+    })
+    .await
+    .map_err(|e| ApiError::internal(anyhow::anyhow!("the sample run stopped: {e}")))??;
+    verdict.map(|_| ()).map_err(|e| {
+        ApiError::invalid("script_rejected", format!("The filter fails on a sample contact: {e}."))
+            .with("message", e.message)
+            .with("line", e.line)
+            .with("column", e.column)
+    })
+}
+
 fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
     if value.len() > max {
         return Err(ApiError::invalid_field(field, format!("{field} is at most {max} bytes.")));
@@ -59,8 +80,12 @@ async fn list(state: web::Data<AppState>, _me: Authenticated) -> ApiResult<HttpR
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
 
-async fn get(state: web::Data<AppState>, _me: Authenticated, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(load(&state, id.into_inner()).await?))
+async fn get(
+    state: web::Data<AppState>,
+    _me: Authenticated,
+    id: web::Path<crate::error::PathId>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(load(&state, id.into_inner().0).await?))
 }
 
 #[derive(Deserialize)]
@@ -82,7 +107,8 @@ async fn create(
     let name = check_name(&b.name)?;
     check_text("source", &b.source, MAX_SOURCE_BYTES)?;
     check_text("description", &b.description, 1_000)?;
-    state.scripts.compile(b.kind, &b.source).map_err(compile_error)?;
+    let compiled = state.scripts.compile(b.kind, &b.source).map_err(compile_error)?;
+    check_filter(&state, b.kind, compiled).await?;
     let now = state.clock.now();
     let script = state
         .db
@@ -107,10 +133,10 @@ struct UpdateScript {
 async fn update(
     state: web::Data<AppState>,
     Admin(me): Admin,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
     body: web::Json<UpdateScript>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+    let id = id.into_inner().0;
     let b = body.into_inner();
     let current = load(&state, id).await?;
     let name = match &b.name {
@@ -121,7 +147,8 @@ async fn update(
     let description = b.description.unwrap_or_else(|| current.description.clone());
     check_text("source", &source, MAX_SOURCE_BYTES)?;
     check_text("description", &description, 1_000)?;
-    state.scripts.compile(current.kind, &source).map_err(compile_error)?;
+    let compiled = state.scripts.compile(current.kind, &source).map_err(compile_error)?;
+    check_filter(&state, current.kind, compiled).await?;
     let now = state.clock.now();
     let script = state
         .db
@@ -137,8 +164,12 @@ async fn update(
     Ok(HttpResponse::Ok().json(script))
 }
 
-async fn delete(state: web::Data<AppState>, _admin: Admin, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+async fn delete(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    id: web::Path<crate::error::PathId>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner().0;
     let now = state.clock.now();
     if state.db.write(move |tx| store::delete(tx, id, now)).await? {
         Ok(HttpResponse::NoContent().finish())
@@ -150,9 +181,9 @@ async fn delete(state: web::Data<AppState>, _admin: Admin, id: web::Path<i64>) -
 async fn versions(
     state: web::Data<AppState>,
     _me: Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let script = load(&state, id.into_inner()).await?;
+    let script = load(&state, id.into_inner().0).await?;
     let items = state.db.read(move |c| store::versions(c, script.id)).await?;
     Ok(HttpResponse::Ok().json(json!({ "id": script.id, "name": script.name, "items": items })))
 }
@@ -184,10 +215,10 @@ struct Unsaved {
 async fn preview_saved(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<crate::error::PathId>,
     body: Option<web::Json<Selection>>,
 ) -> ApiResult<HttpResponse> {
-    let script = load(&state, id.into_inner()).await?;
+    let script = load(&state, id.into_inner().0).await?;
     let compiled = state.scripts.compile(script.kind, &script.source).map_err(compile_error)?;
     let sel = body.map(web::Json::into_inner).unwrap_or_default();
     let results = preview(&state, me, compiled, sel.contact_ids, sel.limit).await?;

@@ -163,3 +163,85 @@ async fn the_sandbox_replies_once_per_key_and_lists_only_the_callers_texts() {
         assert_eq!(bodies, [mine], "each agent sees only their own texts");
     }
 }
+
+/// A thread reply goes by default to the number the contact last texted from; without a reply
+/// from them, to the usual choice (R-REC-1: the mobile).
+#[tokio::test]
+async fn a_thread_reply_goes_to_the_number_the_contact_last_texted_from() {
+    let app = spawn_app_with(|s| s.twilio.account_sid = None).await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let phones = json!([{"number": "+1 312 555 0142", "label": "mobile"}, {"number": "+1 312 555 0143", "label": "home"}]);
+    let c = app.contact(&t, json!({"first_name": "Jane", "phones": phones})).await;
+    let path = format!("/v1/contacts/{}/messages", c["id"]);
+    let to_of = |res: Value| res["messages"][0]["to"].as_str().unwrap().to_owned();
+    let res = app.post(&path, &t, &json!({"body": "hello"})).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    assert_eq!(to_of(res.json().await.unwrap()), "+13125550142", "the mobile, with no reply yet");
+    let res = app
+        .post("/v1/sandbox/inbound", &t, &json!({"from": "+1 312 555 0143", "body": "use this one"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = app.post(&path, &t, &json!({"body": "got it"})).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    assert_eq!(to_of(res.json().await.unwrap()), "+13125550143", "where they last texted from");
+    let res = app.post(&path, &t, &json!({"body": "and here", "number": "(312) 555-0142"})).await;
+    assert_eq!(to_of(res.json().await.unwrap()), "+13125550142", "a number picked wins");
+}
+
+/// R-COST-3: the quote advises MMS only when the text fits an MMS body (700 UCS-2 units), so
+/// following the advice is never refused with `mms_too_long`.
+#[tokio::test]
+async fn the_mms_advice_is_given_only_when_the_mms_body_fits() {
+    let app = spawn_app().await;
+    let (_, t) = sender(&app, "a@example.com", json!({})).await;
+    let ids = app.contacts(&t, 1).await;
+    for (units, advised) in [(700, true), (701, false)] {
+        let body = "ж".repeat(units);
+        let q: Value = app
+            .post("/v1/messages/quote", &t, &json!({"contact_ids": ids, "body": body}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let codes: Vec<&str> =
+            q["recommendations"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+        assert_eq!(codes.contains(&"send_as_mms"), advised, "{units} units: {codes:?}");
+        if advised {
+            let res = app
+                .post(
+                    "/v1/messages/quote",
+                    &t,
+                    &json!({"contact_ids": ids, "body": body, "media_ids": ["clear-png"]}),
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::OK, "the advice can be followed");
+        }
+    }
+}
+
+/// A filter that gives no true/false, or runs away, on a sample contact is refused when saved
+/// (it would fail every contact); a working one saves.
+#[tokio::test]
+async fn a_filter_that_fails_on_a_sample_contact_is_refused_when_saved() {
+    let app = spawn_app().await;
+    let admin = app.admin_token.clone();
+    for (source, why) in [("contact.first_name", "true or false"), ("let n = 0; loop { n += 1; }", "")] {
+        let res = app
+            .post("/v1/scripts", &admin, &json!({"name": "bad", "kind": "filter", "source": source}))
+            .await;
+        let doc = problem(res, StatusCode::UNPROCESSABLE_ENTITY, "script_rejected").await;
+        assert!(doc["detail"].as_str().unwrap().contains(why), "{doc}");
+    }
+    let res = app
+        .post(
+            "/v1/scripts",
+            &admin,
+            &json!({"name": "ok", "kind": "filter", "source": "contact.tags.contains(\"buyer\")"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let res = app.patch(&format!("/v1/scripts/{id}"), &admin, &json!({"source": "42"})).await;
+    problem(res, StatusCode::UNPROCESSABLE_ENTITY, "script_rejected").await;
+    assert_eq!(app.count("scripts").await, 1, "nothing saved for the refused ones");
+}

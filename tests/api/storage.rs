@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tidings::app::AppState;
 use tidings::clock::SystemClock;
@@ -42,4 +43,65 @@ async fn a_database_from_a_newer_binary_is_refused() {
     let err = AppState::new(test_settings(&db, &twilio), Arc::new(SystemClock)).await.err().expect("refused");
     let msg = format!("{err:#}");
     assert!(msg.contains("newer tidings") && msg.contains("999"), "{msg}");
+}
+
+/// A full disk (SQLite's `SQLITE_FULL`, made here by capping the writer's pages) answers
+/// `503 storage_unavailable` with `Retry-After` and leaves nothing half-written; `/readyz` says
+/// 503 while writes fail and 200 once they work again.
+#[tokio::test]
+async fn a_full_disk_answers_503_and_readyz_says_so_until_writes_work_again() {
+    let app = spawn_app().await;
+    let (_, t) = app.agent("a@example.com", serde_json::json!({})).await;
+    let cap = |pages: Option<i64>| {
+        app.state.db.write(move |tx| {
+            let now: i64 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            tx.pragma_update(None, "max_page_count", pages.unwrap_or(now))?;
+            Ok(())
+        })
+    };
+    cap(None).await.unwrap();
+    let csv: String = std::iter::once("first_name,mobile\n".to_owned())
+        .chain((0..3000).map(|i| format!("Person{i},312-555-{:04}\n", i % 10_000)))
+        .collect();
+    let res = app
+        .request(reqwest::Method::POST, "/v1/contacts/import", &t)
+        .header("content-type", "text/csv")
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned()).as_deref(),
+        Some("5")
+    );
+    problem(res, StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable").await;
+    assert_eq!(app.count("contacts").await, 0, "nothing half-written");
+    problem(app.get("/readyz", "").await, StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable").await;
+    cap(Some(1_073_741_823)).await.unwrap();
+    assert_eq!(app.get("/readyz", "").await.status(), StatusCode::OK);
+    let res = app
+        .request(reqwest::Method::POST, "/v1/contacts/import", &t)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+/// One resource, one URL: ids in paths are canonical decimal; an over-long request target gets a
+/// problem document.
+#[tokio::test]
+async fn path_ids_are_canonical_and_an_overlong_uri_gets_414() {
+    let app = spawn_app().await;
+    let (_, t) = app.agent("a@example.com", serde_json::json!({})).await;
+    let c = app.contact(&t, serde_json::json!({"first_name": "Ann"})).await;
+    let id = c["id"].as_i64().unwrap();
+    assert_eq!(app.get(&format!("/v1/contacts/{id}"), &t).await.status(), StatusCode::OK);
+    for path in [format!("/v1/contacts/+{id}"), format!("/v1/contacts/0{id}"), format!("/v1/contacts/{id}.0")]
+    {
+        problem(app.get(&path, &t).await, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    let long = format!("/v1/contacts?q={}", "a".repeat(9_000));
+    problem(app.get(&long, &t).await, StatusCode::URI_TOO_LONG, "uri_too_long").await;
 }
