@@ -139,7 +139,20 @@ async fn import(state: &AppState, agent_id: i64, bytes: Arc<Vec<u8>>) -> Duratio
     let now = jiff::Timestamp::now();
     let done = state
         .db
-        .write(move |tx| tidings::contacts::import_csv(tx, agent_id, &bytes, &country, false, now, |_, _| {}))
+        .write(move |tx| {
+            tidings::contacts::import_csv(
+                tx,
+                agent_id,
+                &bytes[..],
+                &country,
+                tidings::contacts::ImportOptions {
+                    matching: tidings::contacts::Matching::Create,
+                    ..Default::default()
+                },
+                now,
+                |_, _| {},
+            )
+        })
         .await
         .expect("import");
     assert!(done.rejected.is_empty());

@@ -73,7 +73,7 @@ async fn run() {
             .write(move |tx| {
                 tx.execute("UPDATE agents SET sending_number = ?1 WHERE id = ?2", rusqlite::params![number, id])?;
                 let us = Country::parse("US").map_err(anyhow::Error::msg)?;
-                tidings::contacts::import_csv(tx, id, csv.as_bytes(), &us, false, jiff::Timestamp::now(), |_, _| {})?;
+                tidings::contacts::import_csv(tx, id, csv.as_bytes(), &us, tidings::contacts::ImportOptions { matching: tidings::contacts::Matching::Create, ..Default::default() }, jiff::Timestamp::now(), |_, _| {})?;
                 let steps: Vec<tidings::plans::model::Step> = serde_json::from_value(json!([
                     {"day_offset": 0, "time_of_day": "08:00", "body": "Hi ${contact.first_name}, welcome to the neighbourhood!"},
                     {"day_offset": 7, "time_of_day": "10:00", "body": "A week on: any questions?"}

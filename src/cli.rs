@@ -58,6 +58,9 @@ enum Command {
         /// Import the good rows and report the bad ones instead of refusing the file.
         #[arg(long)]
         skip_invalid: bool,
+        /// A row matching an existing contact (by number or email): skip, update or create.
+        #[arg(long, default_value = "skip")]
+        mode: crate::contacts::Matching,
         file: PathBuf,
     },
     /// Copy the database to PATH while the daemon runs (an online, consistent copy).
@@ -244,7 +247,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             println!("agent {} created: {} ({})", agent.id, agent.email, agent.role.as_str());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Import { agent, skip_invalid, file } => import(settings, &agent, skip_invalid, &file).await,
+        Command::Import { agent, skip_invalid, mode, file } => {
+            let options = crate::contacts::ImportOptions { skip_invalid, matching: mode };
+            import(settings, &agent, options, &file).await
+        }
         Command::Script { command } => script(&settings, command),
         Command::Quote { json, international, mms, text } => Ok(quote(&text, json, international, mms)),
         Command::Contacts { command: ContactsCommand::Reparse { dry_run } } => {
@@ -450,10 +456,12 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
 async fn import(
     settings: Settings,
     email: &str,
-    skip_invalid: bool,
+    options: crate::contacts::ImportOptions,
     file: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    // Read as it is imported, never whole: any size in bounded memory.
+    let source = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    let size = source.metadata().map(|m| m.len()).unwrap_or(0);
     let state = AppState::new(settings, Arc::new(SystemClock)).await?;
     let lookup = email.to_owned();
     let agent = state
@@ -461,9 +469,9 @@ async fn import(
         .read(move |c| crate::accounts::store::agent_by_email(c, &lookup))
         .await?
         .with_context(|| format!("there is no agent {email}"))?;
-    let bar = indicatif::ProgressBar::new(0);
+    let bar = indicatif::ProgressBar::new(size);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows {per_sec} {eta}")
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let now = state.clock.now();
@@ -474,13 +482,13 @@ async fn import(
             crate::contacts::import_csv(
                 tx,
                 agent.id,
-                &bytes,
+                std::io::BufReader::new(source),
                 &agent.country,
-                skip_invalid,
+                options,
                 now,
-                |done, total| {
-                    progress.set_length(total as u64);
-                    progress.set_position(done as u64);
+                |done, bytes| {
+                    progress.set_message(format!("{done} rows"));
+                    progress.set_position(bytes);
                 },
             )
         })
@@ -509,7 +517,13 @@ async fn import(
     for r in &outcome.rejected {
         eprintln!("{}:{}: {}", file.display(), r.line, r.reason);
     }
+    for m in &outcome.matches {
+        eprintln!("{}:{}: matches contact {}", file.display(), m.line, m.contact_id);
+    }
     let (imported, rejected) = (outcome.imported, outcome.rejected.len());
-    println!("{imported} contact(s) imported, {rejected} row(s) rejected");
+    println!(
+        "{imported} contact(s) imported, {} updated, {} matching skipped, {rejected} row(s) rejected",
+        outcome.updated, outcome.skipped
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -81,7 +81,10 @@ pub async fn contacts(state: &AppState, agent_id: i64, number: Option<&str>, csv
                 agent_id,
                 csv.as_bytes(),
                 &us,
-                false,
+                tidings::contacts::ImportOptions {
+                    matching: tidings::contacts::Matching::Create,
+                    ..Default::default()
+                },
                 jiff::Timestamp::now(),
                 |_, _| {},
             )?;

@@ -204,6 +204,9 @@ struct ImportQuery {
     /// Import the good rows and report the bad ones, instead of refusing the file.
     #[serde(default)]
     skip_invalid: bool,
+    /// What a row matching an existing contact does: `skip` (default), `update` or `create`.
+    #[serde(default)]
+    mode: super::Matching,
 }
 
 async fn import_csv(
@@ -213,10 +216,10 @@ async fn import_csv(
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let now = state.clock.now();
-    let skip_invalid = query.skip_invalid;
+    let options = super::ImportOptions { skip_invalid: query.skip_invalid, matching: query.mode };
     let outcome = state
         .db
-        .write(move |tx| super::import_csv(tx, me.id, &body, &me.country, skip_invalid, now, |_, _| {}))
+        .write(move |tx| super::import_csv(tx, me.id, &body[..], &me.country, options, now, |_, _| {}))
         .await
         .map_err(|e| match e.downcast::<super::ImportError>() {
             Ok(failure) => ApiError::from(failure),
@@ -225,10 +228,15 @@ async fn import_csv(
     tracing::info!(
         agent_id = me.id,
         imported = outcome.imported,
+        updated = outcome.updated,
+        skipped = outcome.skipped,
         rejected = outcome.rejected.len(),
         "contacts imported"
     );
-    Ok(HttpResponse::Created().json(json!({ "imported": outcome.imported, "rejected": outcome.rejected })))
+    Ok(HttpResponse::Created().json(json!({
+        "imported": outcome.imported, "updated": outcome.updated, "skipped": outcome.skipped,
+        "matches": outcome.matches, "rejected": outcome.rejected,
+    })))
 }
 
 /// A page of the contacts a filter script matches, walking the list in batches from the cursor

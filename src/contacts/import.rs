@@ -1,6 +1,6 @@
-//! CSV import (R-CON-3). The file is read whole and its rows validated in order, in batches that
-//! a writer stores as they come (see `contacts::import_csv`): one transaction, so either every
-//! accepted row lands or none does.
+//! CSV import (R-CON-3). The file is read as a stream and its rows validated in order, in batches
+//! that a writer stores as they come (see `contacts::import_csv`): one transaction, so either
+//! every accepted row lands or none does, and memory stays bounded whatever the file's size.
 //!
 //! Columns (header names are case-insensitive; spaces and dashes count as `_`):
 //! `first_name`, `last_name`, `email`, `mobile`, `home`, `work`, `other` (alias `phone`),
@@ -60,7 +60,6 @@ pub enum FileError {
     DuplicateColumn(String),
     NoUsableColumn,
     Unreadable { line: u64, message: String },
-    TooManyRows { limit: usize },
 }
 
 impl FileError {
@@ -72,7 +71,6 @@ impl FileError {
             FileError::DuplicateColumn(_) => "csv_duplicate_column",
             FileError::NoUsableColumn => "csv_no_usable_column",
             FileError::Unreadable { .. } => "csv_unreadable",
-            FileError::TooManyRows { .. } => "csv_too_many_rows",
         }
     }
 }
@@ -100,7 +98,6 @@ impl std::fmt::Display for FileError {
             FileError::Unreadable { line, message } => {
                 write!(f, "Line {line} cannot be read as CSV: {message}.")
             }
-            FileError::TooManyRows { limit } => write!(f, "A file holds at most {limit} contacts; split it."),
         }
     }
 }
@@ -119,29 +116,42 @@ pub struct Parsed {
     pub rejected: Vec<Rejected>,
 }
 
-pub const MAX_ROWS: usize = 250_000;
-
-/// What [`stream`] hands over, in order.
-pub enum Event {
-    /// How many rows the file has (known before any is validated).
-    Total(usize),
-    /// The next rows, each with its line: a contact or why not.
-    Rows(Vec<(u64, Result<NewContact, String>)>),
+/// The next rows of [`stream`], each with its line (a contact or why not), and how many bytes of
+/// the file were read so far (for progress).
+pub struct Rows {
+    pub rows: Vec<(u64, Result<NewContact, String>)>,
+    pub bytes_read: u64,
 }
 
 /// Rows per [`Event::Rows`].
 const BATCH: usize = 1_000;
 
-/// Reads a CSV file and validates its rows; numbers are parsed with `region` as the default region.
-pub fn stream(bytes: &[u8], region: &Country, mut emit: impl FnMut(Event)) -> Result<(), FileError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Err(e) = std::str::from_utf8(bytes) {
-        let line = 1 + bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() as u64;
-        return Err(FileError::NotUtf8 { line });
+/// A CSV error as a file problem, with its line.
+fn unreadable(e: csv::Error) -> FileError {
+    let line = e.position().map(|p| p.line()).unwrap_or(1);
+    match e.kind() {
+        csv::ErrorKind::Utf8 { pos, .. } => {
+            FileError::NotUtf8 { line: pos.as_ref().map_or(line, |p| p.line()) }
+        }
+        _ => FileError::Unreadable { line, message: e.to_string() },
     }
-    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(bytes);
-    let headers =
-        reader.headers().map_err(|e| FileError::Unreadable { line: 1, message: e.to_string() })?.clone();
+}
+
+/// Reads a CSV file as it comes and validates its rows; numbers are parsed with `region` as the
+/// default region.
+pub fn stream(
+    source: impl std::io::Read,
+    region: &Country,
+    mut emit: impl FnMut(Rows),
+) -> Result<(), FileError> {
+    use std::io::BufRead;
+    let mut source = std::io::BufReader::with_capacity(64 * 1024, source);
+    let start = source.fill_buf().map_err(|e| FileError::Unreadable { line: 1, message: e.to_string() })?;
+    if start.starts_with(b"\xEF\xBB\xBF") {
+        source.consume(3);
+    }
+    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(source);
+    let headers = reader.headers().map_err(unreadable)?.clone();
     let width = headers.len();
     if headers.iter().all(|h| h.trim().is_empty()) {
         return Err(FileError::Empty);
@@ -176,26 +186,24 @@ pub fn stream(bytes: &[u8], region: &Country, mut emit: impl FnMut(Event)) -> Re
     {
         return Err(FileError::NoUsableColumn);
     }
-    let mut records = Vec::new();
-    for rec in reader.records() {
-        let rec = rec.map_err(|e| FileError::Unreadable {
-            line: e.position().map(|p| p.line()).unwrap_or(0),
-            message: e.to_string(),
-        })?;
+    let (mut batch, mut any) = (Vec::with_capacity(BATCH), false);
+    let mut rec = csv::StringRecord::new();
+    while reader.read_record(&mut rec).map_err(unreadable)? {
         if rec.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        if records.len() == MAX_ROWS {
-            return Err(FileError::TooManyRows { limit: MAX_ROWS });
+        any = true;
+        batch.push(row(&rec, &columns, &field_names, width, region));
+        if batch.len() == BATCH {
+            let rows = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            emit(Rows { rows, bytes_read: reader.position().byte() });
         }
-        records.push(rec);
     }
-    if records.is_empty() {
+    if !any {
         return Err(FileError::Empty);
     }
-    emit(Event::Total(records.len()));
-    for batch in records.chunks(BATCH) {
-        emit(Event::Rows(batch.iter().map(|r| row(r, &columns, &field_names, width, region)).collect()));
+    if !batch.is_empty() {
+        emit(Rows { rows: batch, bytes_read: reader.position().byte() });
     }
     Ok(())
 }
@@ -203,13 +211,11 @@ pub fn stream(bytes: &[u8], region: &Country, mut emit: impl FnMut(Event)) -> Re
 /// Reads a whole CSV file into accepted contacts and rejected lines.
 pub fn parse(bytes: &[u8], region: &Country) -> Result<Parsed, FileError> {
     let mut parsed = Parsed::default();
-    stream(bytes, region, |event| {
-        if let Event::Rows(rows) = event {
-            for (line, result) in rows {
-                match result {
-                    Ok(c) => parsed.contacts.push(c),
-                    Err(reason) => parsed.rejected.push(Rejected { line, reason }),
-                }
+    stream(bytes, region, |batch| {
+        for (line, result) in batch.rows {
+            match result {
+                Ok(c) => parsed.contacts.push(c),
+                Err(reason) => parsed.rejected.push(Rejected { line, reason }),
             }
         }
     })?;

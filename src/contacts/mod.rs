@@ -13,10 +13,62 @@ use crate::accounts::model::Country;
 use crate::error::ApiError;
 use model::NewContact;
 
+/// How an import treats a row that matches one of the agent's contacts, by a valid number or
+/// by email (R-CON-3): importing the same file twice adds nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Matching {
+    /// Left as it is, and reported (the default).
+    #[default]
+    Skip,
+    /// Updated: the row's names, email, address, time zone and fields where it has them; its
+    /// numbers and tags added.
+    Update,
+    /// A new contact all the same.
+    Create,
+}
+
+impl std::str::FromStr for Matching {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "skip" => Ok(Matching::Skip),
+            "update" => Ok(Matching::Update),
+            "create" => Ok(Matching::Create),
+            _ => Err(format!("`{s}` is not skip, update or create")),
+        }
+    }
+}
+
+/// What an import is asked to do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Import the good rows and report the bad ones, instead of refusing the file.
+    pub skip_invalid: bool,
+    pub matching: Matching,
+}
+
+/// A row that matched an existing contact.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Matched {
+    pub line: u64,
+    pub contact_id: i64,
+}
+
+/// The most matched or rejected rows an answer lists (all are counted).
+pub const MAX_LISTED: usize = 1_000;
+
 /// What an import did.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Imported {
+    /// New contacts.
     pub imported: usize,
+    /// Existing contacts updated (`Matching::Update`).
+    pub updated: usize,
+    /// Rows that matched an existing contact and were left (`Matching::Skip`).
+    pub skipped: usize,
+    /// The first matched rows.
+    pub matches: Vec<Matched>,
     pub rejected: Vec<import::Rejected>,
 }
 
@@ -30,60 +82,81 @@ pub enum ImportError {
 }
 
 /// Reads, validates and stores a CSV file for an agent inside the caller's transaction: rows are
-/// validated on a second thread while this one writes them. With rejected rows and not
-/// `skip_invalid`, it fails with [`ImportError::Rejected`] (inside the `anyhow::Error`), and the
-/// caller's transaction rolls back. `progress` hears (rows done, rows in all).
+/// read and validated on a second thread while this one writes them, a batch at a time, so
+/// memory stays bounded whatever the file's size. With rejected rows and not `skip_invalid`, it
+/// fails with [`ImportError::Rejected`] (inside the `anyhow::Error`), and the caller's
+/// transaction rolls back. `progress` hears (rows done, bytes of the file read).
 pub fn import_csv(
     conn: &Connection,
     agent_id: i64,
-    bytes: &[u8],
+    source: impl std::io::Read + Send,
     region: &Country,
-    skip_invalid: bool,
+    options: ImportOptions,
     now: jiff::Timestamp,
-    mut progress: impl FnMut(usize, usize),
+    mut progress: impl FnMut(usize, u64),
 ) -> anyhow::Result<Imported> {
     // A big import touches far more pages than the default 2 MB cache holds; without room they
     // spill to the WAL mid-transaction. The cache goes back to its default size afterwards.
-    conn.pragma_update(None, "cache_size", -64 * 1024)?;
+    conn.pragma_update(None, "cache_size", -32 * 1024)?;
     let result = std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
         let reader = s.spawn(move || {
-            import::stream(bytes, region, |event| {
-                let _ = tx.send(event);
+            import::stream(source, region, |batch| {
+                let _ = tx.send(batch);
             })
         });
         let mut writer = store::Writer::new(conn)?;
-        let (mut total, mut done, mut imported) = (0, 0, 0);
-        let mut rejected = Vec::new();
-        for event in rx {
-            match event {
-                import::Event::Total(n) => total = n,
-                import::Event::Rows(rows) => {
-                    for (line, row) in rows {
-                        match row {
-                            // Once the file is refused, rows are only checked, so every bad one is reported.
-                            Ok(c) if skip_invalid || rejected.is_empty() => {
+        let mut done = 0;
+        let mut out = Imported::default();
+        let mut rejected = 0;
+        for batch in rx {
+            for (line, row) in batch.rows {
+                match row {
+                    // Once the file is refused, rows are only checked, so every bad one is reported.
+                    Ok(c) if options.skip_invalid || rejected == 0 => {
+                        let found = match options.matching {
+                            Matching::Create => None,
+                            _ => store::find_match(conn, agent_id, &c)?,
+                        };
+                        match (found, options.matching) {
+                            (None, _) => {
                                 writer.insert(agent_id, &c, now)?;
-                                imported += 1;
+                                out.imported += 1;
                             }
-                            Ok(_) => imported += 1,
-                            Err(reason) => rejected.push(import::Rejected { line, reason }),
+                            (Some(id), m) => {
+                                if m == Matching::Update {
+                                    store::merge_into(conn, agent_id, id, c, now)?;
+                                    out.updated += 1;
+                                } else {
+                                    out.skipped += 1;
+                                }
+                                if out.matches.len() < MAX_LISTED {
+                                    out.matches.push(Matched { line, contact_id: id });
+                                }
+                            }
                         }
-                        done += 1;
                     }
-                    progress(done, total);
+                    Ok(_) => out.imported += 1,
+                    Err(reason) => {
+                        rejected += 1;
+                        if out.rejected.len() < MAX_LISTED {
+                            out.rejected.push(import::Rejected { line, reason });
+                        }
+                    }
                 }
+                done += 1;
             }
+            progress(done, batch.bytes_read);
         }
         match reader.join() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(ImportError::File(e).into()),
             Err(_) => anyhow::bail!("the CSV reader panicked"),
         }
-        if !rejected.is_empty() && !skip_invalid {
-            return Err(ImportError::Rejected { rejected, accepted: imported }.into());
+        if rejected > 0 && !options.skip_invalid {
+            return Err(ImportError::Rejected { rejected: out.rejected, accepted: out.imported }.into());
         }
-        Ok(Imported { imported, rejected })
+        Ok(out)
     });
     conn.pragma_update(None, "cache_size", -2_000)?;
     result

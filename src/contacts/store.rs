@@ -122,6 +122,72 @@ pub fn replace(
     Ok(true)
 }
 
+/// The agent's contact that a new one matches: one holding one of its valid numbers, else one
+/// with its email.
+pub fn find_match(conn: &Connection, agent_id: i64, c: &NewContact) -> anyhow::Result<Option<i64>> {
+    let mut by_number = conn.prepare_cached(
+        "SELECT contact_id FROM contact_phones WHERE agent_id = ?1 AND e164 = ?2 AND valid = 1 LIMIT 1",
+    )?;
+    for p in c.phones.iter().filter(|p| p.valid) {
+        if let Some(id) = by_number.query_row(params![agent_id, p.e164], |r| r.get(0)).optional()? {
+            return Ok(Some(id));
+        }
+    }
+    let Some(email) = &c.email else { return Ok(None) };
+    Ok(conn
+        .prepare_cached("SELECT id FROM contacts WHERE agent_id = ?1 AND email = ?2 COLLATE NOCASE LIMIT 1")?
+        .query_row(params![agent_id, email], |r| r.get(0))
+        .optional()?)
+}
+
+/// Updates contact `id` with what `row` has: names, email, address, time zone and fields where
+/// the row gives them; its numbers and tags added to the contact's.
+pub fn merge_into(
+    conn: &Connection,
+    agent_id: i64,
+    id: i64,
+    row: NewContact,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let Some(old) = get(conn, agent_id, id)? else { return Ok(()) };
+    let or = |new: String, old: String| if new.is_empty() { old } else { new };
+    let mut phones = old.phones;
+    for p in row.phones {
+        if !phones.iter().any(|o| o.number == p.number || (p.e164.is_some() && o.e164 == p.e164)) {
+            phones.push(p);
+        }
+    }
+    let mut tags = old.tags;
+    for t in row.tags {
+        if !tags.iter().any(|o| o.eq_ignore_ascii_case(&t)) {
+            tags.push(t);
+        }
+    }
+    let mut fields = old.fields;
+    fields.extend(row.fields);
+    let a = row.address;
+    let address = Address {
+        street: a.street.or(old.address.street),
+        city: a.city.or(old.address.city),
+        state: a.state.or(old.address.state),
+        zip: a.zip.or(old.address.zip),
+        country: a.country.or(old.address.country),
+    };
+    let merged = NewContact {
+        first_name: or(row.first_name, old.first_name),
+        last_name: or(row.last_name, old.last_name),
+        email: row.email.or(old.email),
+        phones,
+        tags,
+        fields,
+        address,
+        time_zone: row.time_zone.or(old.time_zone),
+        source: old.source,
+    };
+    replace(conn, agent_id, id, &merged, now)?;
+    Ok(())
+}
+
 /// Deletes a contact; `Ok(false)` when the agent has no such contact.
 pub fn delete(conn: &Connection, agent_id: i64, id: i64) -> anyhow::Result<bool> {
     let n = conn

@@ -22,7 +22,7 @@ async fn a_csv_file_becomes_contacts() {
     let res = import(&app, &t, "", csv.into()).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body, json!({"imported": 2, "rejected": []}));
+    assert_eq!(body, json!({"imported": 2, "updated": 0, "skipped": 0, "matches": [], "rejected": []}));
     let list: Value = app.get("/v1/contacts?tag=investor", &t).await.json().await.unwrap();
     let ann = &list["items"][0];
     assert_eq!(ann["source"], "import");
@@ -122,4 +122,44 @@ async fn a_csv_over_32_mb_is_refused_as_too_large() {
     body.resize(33 * 1024 * 1024, b'a');
     problem(import(&app, &t, "", body).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     assert_eq!(app.count("contacts").await, 0);
+}
+
+/// R-CON-3: rows matching an existing contact (by a valid number, else by email) are skipped and
+/// reported by default, so importing the same file twice adds nothing; `mode=update` fills the
+/// contact from the row, `mode=create` adds it all the same.
+#[tokio::test]
+async fn importing_the_same_file_twice_adds_nothing_and_modes_update_or_create() {
+    let app = spawn_app().await;
+    let (_, t) = app.agent("a@example.com", serde_json::json!({})).await;
+    let import = |query: &'static str, csv: &'static str| {
+        app.request(reqwest::Method::POST, &format!("/v1/contacts/import{query}"), &t)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+    };
+    let csv = "first_name,mobile,email,tags\nAnn,312-555-0140,,buyer\nBo,,bo@example.com,\n";
+    let first: serde_json::Value = import("", csv).await.unwrap().json().await.unwrap();
+    assert_eq!((first["imported"].as_u64(), first["skipped"].as_u64()), (Some(2), Some(0)), "{first}");
+    let again = import("", csv).await.unwrap();
+    assert_eq!(again.status(), reqwest::StatusCode::CREATED);
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!((again["imported"].as_u64(), again["skipped"].as_u64()), (Some(0), Some(2)), "{again}");
+    assert_eq!(again["matches"][0]["line"], 2);
+    assert_eq!(app.count("contacts").await, 2, "the same file twice adds nothing");
+
+    // The same person written otherwise: matched by number and by email (any case).
+    let update =
+        "first_name,last_name,mobile,email,tags\nAnn,Lee,+1 (312) 555-0140,,vip\nBob,,,BO@example.com,\n";
+    let res: serde_json::Value = import("?mode=update", update).await.unwrap().json().await.unwrap();
+    assert_eq!((res["imported"].as_u64(), res["updated"].as_u64()), (Some(0), Some(2)), "{res}");
+    let ann: serde_json::Value = app.get("/v1/contacts?q=ann", &t).await.json().await.unwrap();
+    assert_eq!(ann["items"][0]["last_name"], "Lee");
+    assert_eq!(ann["items"][0]["tags"], serde_json::json!(["buyer", "vip"]));
+    assert_eq!(ann["items"][0]["phones"].as_array().unwrap().len(), 1, "the same number is not added twice");
+
+    let res: serde_json::Value = import("?mode=create", csv).await.unwrap().json().await.unwrap();
+    assert_eq!(res["imported"], 2);
+    assert_eq!(app.count("contacts").await, 4);
+    problem(import("?mode=merge", csv).await.unwrap(), reqwest::StatusCode::BAD_REQUEST, "invalid_query")
+        .await;
 }
