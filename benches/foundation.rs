@@ -101,9 +101,20 @@ fn number(i: usize) -> (u32, u32, u32) {
 }
 
 fn csv(rows: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_csv(rows, &mut out).expect("in memory");
+    out
+}
+
+/// The file [`csv`] makes, written as it is made (the million-row file is not held in memory).
+fn write_csv(rows: usize, to: &mut impl std::io::Write) -> std::io::Result<()> {
     let mut rng = Lcg(42);
     let mut out = String::from("first_name,last_name,email,mobile,work,tags,city,state,zip,field:budget\n");
     for i in 0..rows {
+        if out.len() > 1 << 20 {
+            to.write_all(out.as_bytes())?;
+            out.clear();
+        }
         let (first, last) = (rng.pick(FIRST), rng.pick(LAST));
         let (a, e, l) = number(i);
         let mobile = match i % 3 {
@@ -122,7 +133,7 @@ fn csv(rows: usize) -> Vec<u8> {
             200_000 + (rng.next() % 800) * 1000
         );
     }
-    out.into_bytes()
+    to.write_all(out.as_bytes())
 }
 
 fn settings(db: &std::path::Path) -> Settings {
@@ -193,7 +204,105 @@ fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The largest RSS a process reached (`VmHWM`), in KiB.
+fn peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `cargo bench --bench foundation -- million`: `tidings import` of one 1,000,000-row file
+/// (rows/s, peak RSS), then name and phone search over those contacts through `tidings serve`.
+fn million() {
+    const N: usize = 1_000_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (db, file) = (dir.path().join("million.db"), dir.path().join("contacts.csv"));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).expect("csv file"));
+    write_csv(N, &mut out).expect("writing the csv");
+    drop(out);
+    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let tidings = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"));
+        c.env("TIDINGS_DATABASE__PATH", &db).env("TIDINGS_LOG__FORMAT", "json");
+        c
+    };
+    let mut add = tidings()
+        .args(["agent", "add", "--email", "bench@example.com", "--name", "Bench Agent"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("agent add");
+    use std::io::Write as _;
+    let _ = writeln!(add.stdin.take().expect("stdin"), "{}", common::PASSWORD);
+    assert!(add.wait().expect("agent add").success());
+    let start = Instant::now();
+    let mut import = tidings()
+        .args(["import", "--mode", "create", "--agent", "bench@example.com"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("import");
+    let mut peak = 0;
+    while import.try_wait().expect("wait").is_none() {
+        peak = peak.max(peak_kib(import.id()).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = start.elapsed();
+    println!(
+        "`tidings import` of {N} contacts ({:.0} MB of CSV): {:.1} s = {:.0} rows/s, peak RSS {:.1} MB",
+        size as f64 / 1e6,
+        took.as_secs_f64(),
+        N as f64 / took.as_secs_f64(),
+        peak as f64 / 1024.0
+    );
+    let rt = common::runtime();
+    rt.block_on(async {
+        let state = AppState::new(settings(&db), Arc::new(SystemClock)).await.expect("state");
+        let application = app::build(state).expect("build");
+        let base = format!("http://{}", application.address());
+        tokio::spawn(application.run_until_stopped());
+        let client = reqwest::Client::new();
+        let token = common::login(&client, &base, "bench@example.com").await;
+        let mut rng = Lcg(11);
+        let by_name: Vec<String> = (0..500)
+            .map(|i| {
+                let (f, l) = (rng.pick(FIRST), rng.pick(LAST));
+                let cut = |w: &str, n: usize| w.chars().take(n).collect::<String>().to_lowercase();
+                match i % 4 {
+                    0 => format!("q={}", cut(l, 3)),
+                    1 => format!("q={}", cut(f, 2)),
+                    2 => format!("q={}%20{}", cut(f, 3), cut(l, 2)),
+                    _ => format!("q={f}%20{l}"),
+                }
+            })
+            .collect();
+        let by_phone: Vec<String> = (0..500)
+            .map(|_| {
+                let (a, e, l) = number(rng.next() as usize % N);
+                format!("q=%28{a}%29%20{e}-{l:04}")
+            })
+            .collect();
+        latencies(&client, &base, &token, &by_name[..20]).await; // warm-up
+        let (p50, p99) = latencies(&client, &base, &token, &by_name).await;
+        println!(
+            "search by name over {N} contacts (HTTP, 500 one- and two-word prefixes): median {}, p99 {}",
+            ms(p50),
+            ms(p99)
+        );
+        let (p50, p99) = latencies(&client, &base, &token, &by_phone).await;
+        println!(
+            "search by phone over {N} contacts (HTTP, 500 queries): median {}, p99 {}",
+            ms(p50),
+            ms(p99)
+        );
+    });
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "million") {
+        return million();
+    }
     let rt = common::runtime();
     rt.block_on(async {
         let bytes = Arc::new(csv(ROWS));

@@ -328,6 +328,9 @@ pub struct Search {
     pub email: Option<String>,
 }
 
+/// At most this many full-text matches count as narrow (see [`list`]).
+const NARROW: i64 = 2_000;
+
 /// Where a page starts: after this `(sort_key, id)`.
 pub type Cursor = (String, i64);
 
@@ -340,6 +343,29 @@ pub fn list(
     limit: usize,
 ) -> anyhow::Result<(Vec<Contact>, Option<Cursor>)> {
     let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(agent_id)];
+    let words = (!search.words.is_empty()).then(|| {
+        search
+            .words
+            .iter()
+            .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    });
+    // Words that few contacts match drive the query from the full-text index (its matches
+    // fetched by id and sorted); a walk in list order would pass over most of the list to find
+    // them. Broad words filter the walk, which then stops at the page's end.
+    let narrow_words = match (&words, &search.e164, &search.digits, &search.email) {
+        (Some(q), None, None, None) => {
+            let n: i64 = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM (SELECT 1 FROM contacts_fts WHERE contacts_fts MATCH ?1 LIMIT ?2)",
+                )?
+                .query_row(params![q, NARROW + 1], |r| r.get(0))
+                .context("counting name matches")?;
+            n <= NARROW
+        }
+        _ => false,
+    };
     // A selective filter (a number, an email) drives the query: its few matches are fetched by id
     // and sorted. The others filter a walk of the agent's contacts in list order, which stops at
     // the page's end; for broad matches that is the cheaper plan, and it is bounded for narrow ones.
@@ -352,6 +378,9 @@ pub fn list(
     } else if let Some(e) = &search.email {
         args.push(Box::new(e.clone()));
         Some("SELECT id FROM contacts WHERE agent_id = ?1 AND email = ?2 COLLATE NOCASE")
+    } else if let Some(q) = words.as_ref().filter(|_| narrow_words) {
+        args.push(Box::new(q.clone()));
+        Some("SELECT rowid AS id FROM contacts_fts WHERE contacts_fts MATCH ?2")
     } else {
         None
     };
@@ -365,13 +394,7 @@ pub fn list(
         args.push(v);
         sql.push_str(&clause.replace("{p}", &format!("?{}", args.len())));
     };
-    if !search.words.is_empty() {
-        let query = search
-            .words
-            .iter()
-            .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
-            .collect::<Vec<_>>()
-            .join(" AND ");
+    if let Some(query) = words.filter(|_| !narrow_words) {
         arg(
             &mut sql,
             " AND c.id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH {p})",
