@@ -87,6 +87,7 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .app_data(web::PayloadConfig::new(MAX_JSON_BYTES))
             .wrap(ErrorHandlers::new().default_handler(crate::error::ensure_problem))
             .wrap(Compress::default())
+            .wrap(from_fn(crate::ops::read_small_bodies))
             .wrap(from_fn(crate::ops::limit_uri))
             .wrap(from_fn(crate::ops::record))
             .wrap(TracingLogger::default())

@@ -88,6 +88,32 @@ pub async fn limit_uri(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
+/// Reads a small body (a known length up to [`crate::app::MAX_JSON_BYTES`]) before the handler
+/// runs and hands it on: actix closes the connection after an answer given before the body was
+/// read (a `401` before the JSON extractor, a `404`), and a client would pay a new connection for
+/// each error.
+pub async fn read_small_bodies(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let small = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|n| n > 0 && n <= crate::app::MAX_JSON_BYTES);
+    if small {
+        use actix_web::HttpMessage as _;
+        use futures_util::StreamExt as _;
+        let mut payload = req.take_payload();
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            body.extend_from_slice(&chunk?);
+        }
+        req.set_payload(actix_web::dev::Payload::from(body.freeze()));
+    }
+    next.call(req).await
+}
+
 /// Counts requests by route pattern, method and status, and times them.
 pub async fn record(
     req: ServiceRequest,
