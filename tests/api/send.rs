@@ -94,6 +94,18 @@ pub async fn twilio_takes(server: &wiremock::MockServer, delay: Duration, queued
     sent
 }
 
+/// The stand-in answers the first `times` calls of `verb` to the Messages resource with
+/// `answer`, before any other mock.
+async fn answers_first(app: &TestApp, verb: &str, answer: ResponseTemplate, times: u64) {
+    Mock::given(method(verb))
+        .and(path(messages_path()))
+        .respond_with(answer)
+        .up_to_n_times(times)
+        .with_priority(1)
+        .mount(&app.twilio)
+        .await;
+}
+
 pub async fn sender(app: &TestApp, email: &str, extra: Value) -> (i64, String) {
     let (id, t) = app.agent(email, extra).await;
     assert_eq!(
@@ -317,13 +329,7 @@ async fn passing_failures_are_retried_until_twilio_takes_the_text() {
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
     let ids = app.contacts(&t, 2).await;
     // 429 with Retry-After, then accepted.
-    Mock::given(method("POST"))
-        .and(path(messages_path()))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&app.twilio)
-        .await;
+    answers_first(&app, "POST", ResponseTemplate::new(429).insert_header("Retry-After", "1"), 1).await;
     twilio_accepts(&app, Duration::ZERO).await;
     let (batch, id) = send_one(&app, &t, ids[0]).await;
     settled(&app, &t, &batch).await;
@@ -331,13 +337,7 @@ async fn passing_failures_are_retried_until_twilio_takes_the_text() {
     assert_eq!((m["status"].as_str(), m["attempts"].as_u64()), (Some("sent"), Some(2)));
     // 500 three times, then accepted.
     app.twilio.reset().await;
-    Mock::given(method("POST"))
-        .and(path(messages_path()))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(3)
-        .with_priority(1)
-        .mount(&app.twilio)
-        .await;
+    answers_first(&app, "POST", ResponseTemplate::new(500), 3).await;
     twilio_accepts(&app, Duration::ZERO).await;
     let (batch, id) = send_one(&app, &t, ids[1]).await;
     settled(&app, &t, &batch).await;
@@ -439,13 +439,7 @@ async fn a_failing_reconciliation_lookup_waits_without_using_tries() {
         s.twilio.request_timeout_ms = 300;
     })
     .await;
-    Mock::given(method("GET"))
-        .and(path(messages_path()))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(3)
-        .with_priority(1)
-        .mount(&app.twilio)
-        .await;
+    answers_first(&app, "GET", ResponseTemplate::new(503), 3).await;
     let sent = twilio_takes(&app.twilio, Duration::from_millis(800), true).await;
     let (_, t) = sender(&app, "a@example.com", json!({})).await;
     let ids = app.contacts(&t, 1).await;
