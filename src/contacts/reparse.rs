@@ -78,3 +78,37 @@ pub fn migration_hook(tx: &rusqlite::Transaction) -> rusqlite_migration::HookRes
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What migration 12 does to a number `phonenumber` 0.3.10 had stored wrongly for a US agent.
+    #[test]
+    fn the_migration_hook_corrects_what_the_old_parser_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = crate::db::open(&path, std::time::Duration::from_secs(1)).unwrap();
+        crate::db::migrate(&mut conn, &path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO agents (email, name, password_hash, role, country, time_zone, created_at, updated_at)
+                 VALUES ('a@b.co', 'A', 'x', 'agent', 'US', 'UTC', 0, 0);
+             INSERT INTO contacts (agent_id, first_name, last_name, source, fields, sort_key, created_at, updated_at)
+                 VALUES (1, 'Ann', '', 'manual', '{}', 'ann', 0, 0);
+             INSERT INTO contact_phones (contact_id, agent_id, position, number, label, e164, valid)
+                 VALUES (1, 1, 0, '+44 121 234 5678', 'mobile', '+44212345678', 1),
+                        (1, 1, 1, '(312) 555-0199', 'home', '+13125550199', 1);",
+        )
+        .unwrap();
+        let found = changes(&conn).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].new_e164.as_deref(), Some("+441212345678"));
+        let tx = conn.transaction().unwrap();
+        migration_hook(&tx).unwrap();
+        tx.commit().unwrap();
+        let e164: String =
+            conn.query_row("SELECT e164 FROM contact_phones WHERE position = 0", [], |r| r.get(0)).unwrap();
+        assert_eq!(e164, "+441212345678");
+        assert!(changes(&conn).unwrap().is_empty());
+    }
+}
