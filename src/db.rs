@@ -92,7 +92,7 @@ pub struct Db {
     /// connection has written).
     writer: std::sync::Arc<tokio::sync::Mutex<Option<deadpool_sqlite::Object>>>,
     /// Set while writes fail for the storage's sake (disk full, I/O), cleared by the next write
-    /// that commits: what `/readyz` reports.
+    /// that commits a change: what `/readyz` reports.
     failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -207,21 +207,24 @@ impl Db {
         };
         let done = conn
             .interact(move |c| {
+                let before = c.total_changes();
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let out = f(&tx)?;
                 tx.commit().context("committing")?;
-                Ok(out)
+                Ok((out, c.total_changes() != before))
             })
             .await;
         // A connection whose task panicked is not kept.
         let out = done.map_err(|e| anyhow::anyhow!("database task failed: {e}"))?;
         *turn = Some(conn);
+        // Only a commit that wrote rows shows the storage works again: the workers' rounds that
+        // find nothing to do commit empty transactions, which write nothing.
         match &out {
-            Ok(_) => self.failing.store(false, std::sync::atomic::Ordering::Relaxed),
+            Ok((_, true)) => self.failing.store(false, std::sync::atomic::Ordering::Relaxed),
             Err(e) if is_storage_failure(e) => self.failing.store(true, std::sync::atomic::Ordering::Relaxed),
-            Err(_) => {}
+            _ => {}
         }
-        out
+        out.map(|(value, _)| value)
     }
 
     /// Whether the last write failed for the storage's sake.
