@@ -258,9 +258,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             let changes = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let mut conn = crate::db::open(&path, Duration::from_secs(30))?;
                 crate::db::migrate(&mut conn, &path)?;
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let changes = crate::contacts::reparse::changes(&tx)?;
+                // Read without holding the write lock (the daemon may be running), then write in
+                // one short transaction that leaves alone any number changed meanwhile.
+                let changes = crate::contacts::reparse::changes(&conn)?;
                 if !dry_run {
+                    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                     crate::contacts::reparse::apply(&tx, &changes)?;
                     tx.commit().context("writing the corrected numbers")?;
                 }

@@ -91,10 +91,27 @@ pub struct Db {
     /// connection, so its page cache stays warm (a connection's cache is dropped whenever another
     /// connection has written).
     writer: std::sync::Arc<tokio::sync::Mutex<Option<deadpool_sqlite::Object>>>,
-    /// Set while writes fail for the storage's sake (disk full, I/O), cleared by the next write
-    /// that commits a change: what `/readyz` reports.
-    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// When a write last failed for the disk's sake (full, I/O, read-only; milliseconds, 0 for
+    /// never), cleared by the next write that commits a change: what `/readyz` reports.
+    failing: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
+
+/// A failure of the disk under the database (full, I/O, read-only, unreadable), not of contention.
+fn is_disk_failure(e: &anyhow::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    e.chain().any(|cause| {
+        cause.downcast_ref::<rusqlite::Error>().and_then(|e| e.sqlite_error_code()).is_some_and(|code| {
+            matches!(
+                code,
+                SystemIoFailure | DiskFull | CannotOpen | ReadOnly | DatabaseCorrupt | NotADatabase
+            )
+        })
+    })
+}
+
+/// How long `/readyz` reports a disk failure with no write succeeding since (an idle daemon
+/// becomes ready again by itself once the disk is fixed).
+const FAILING_MS: i64 = 30_000;
 
 /// A failure of the storage itself (busy, locked, full, I/O, unreadable, no connection) rather
 /// than of the request: answered `503 storage_unavailable`, and trying again later may work.
@@ -220,16 +237,20 @@ impl Db {
         // Only a commit that wrote rows shows the storage works again: the workers' rounds that
         // find nothing to do commit empty transactions, which write nothing.
         match &out {
-            Ok((_, true)) => self.failing.store(false, std::sync::atomic::Ordering::Relaxed),
-            Err(e) if is_storage_failure(e) => self.failing.store(true, std::sync::atomic::Ordering::Relaxed),
+            Ok((_, true)) => self.failing.store(0, std::sync::atomic::Ordering::Relaxed),
+            Err(e) if is_disk_failure(e) => self
+                .failing
+                .store(millis(jiff::Timestamp::now()).max(1), std::sync::atomic::Ordering::Relaxed),
             _ => {}
         }
         out.map(|(value, _)| value)
     }
 
-    /// Whether the last write failed for the storage's sake.
+    /// Whether a write failed for the disk's sake in the last 30 seconds, with none succeeding
+    /// since.
     pub fn writes_failing(&self) -> bool {
-        self.failing.load(std::sync::atomic::Ordering::Relaxed)
+        let at = self.failing.load(std::sync::atomic::Ordering::Relaxed);
+        at != 0 && millis(jiff::Timestamp::now()) - at < FAILING_MS
     }
 }
 

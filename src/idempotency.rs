@@ -23,6 +23,9 @@ use crate::error::{ApiError, ApiResult};
 /// answers it with that request's stored answer.
 const TAKEN: &str = "idempotency_replay";
 
+/// How long a key is kept: clients retry within minutes.
+const KEPT_MS: i64 = 24 * 3_600_000;
+
 /// A client's key with the hash of the request it came with.
 #[derive(Debug, Clone)]
 pub struct Key {
@@ -60,6 +63,7 @@ impl Key {
         let mut h = Sha256::new();
         h.update(agent_id.to_le_bytes());
         h.update(self.key.as_bytes());
+        h.update(self.hash.as_bytes());
         h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -78,12 +82,17 @@ where
     }
     match work(key.clone()).await {
         Ok((status, body)) => Ok(HttpResponse::build(status).json(body)),
-        // Another request with this key won the race: answer what it answered.
-        Err(e) if e.code == TAKEN => match &key {
-            Some(k) => stored(db, agent_id, k).await?.ok_or_else(reused),
+        // Another request with this key may have done the work meanwhile, and this one failed
+        // for that reason (the key taken, or a quote made stale or a limit used up by it): answer
+        // what that one answered, never an error that would make the client send again.
+        Err(e) => match &key {
+            Some(k) => match stored(db, agent_id, k).await? {
+                Some(answer) => Ok(answer),
+                None if e.code == TAKEN => Err(reused()),
+                None => Err(e),
+            },
             None => Err(e),
         },
-        Err(e) => Err(e),
     }
 }
 
@@ -98,7 +107,7 @@ pub fn keep(
     now: jiff::Timestamp,
 ) -> anyhow::Result<()> {
     let Some(k) = key else { return Ok(()) };
-    let day_ago = millis(now) - 24 * 3_600_000;
+    let day_ago = millis(now) - KEPT_MS;
     tx.prepare_cached("DELETE FROM idempotency_keys WHERE agent_id = ?1 AND created_at < ?2")?
         .execute(params![agent_id, day_ago])
         .context("letting old idempotency keys go")?;
@@ -118,13 +127,14 @@ pub fn keep(
 
 /// The answer stored under the key, replayed; an error when the key came with another request.
 async fn stored(db: &Db, agent_id: i64, k: &Key) -> ApiResult<Option<HttpResponse>> {
-    let key = k.key.clone();
+    let (key, day_ago) = (k.key.clone(), millis(jiff::Timestamp::now()) - KEPT_MS);
     let row: Option<(String, u16, String)> = db
         .read(move |c| {
             c.prepare_cached(
-                "SELECT request_hash, status, response FROM idempotency_keys WHERE agent_id = ?1 AND key = ?2",
+                "SELECT request_hash, status, response FROM idempotency_keys
+                 WHERE agent_id = ?1 AND key = ?2 AND created_at >= ?3",
             )?
-            .query_row(params![agent_id, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row(params![agent_id, key, day_ago], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()
             .context("reading an idempotency key")
         })

@@ -58,13 +58,24 @@ pub fn changes(conn: &Connection) -> anyhow::Result<Vec<Change>> {
     Ok(out)
 }
 
-/// Writes the changes, in the caller's transaction.
+/// Writes the changes, in the caller's transaction; a number changed since [`changes`] read it
+/// is left as it is now.
 pub fn apply(tx: &Connection, changes: &[Change]) -> anyhow::Result<()> {
-    let mut stmt =
-        tx.prepare_cached("UPDATE contact_phones SET e164 = ?2, extension = ?3, valid = ?4 WHERE id = ?1")?;
+    let mut stmt = tx.prepare_cached(
+        "UPDATE contact_phones SET e164 = ?2, extension = ?3, valid = ?4
+         WHERE id = ?1 AND number = ?5 AND e164 IS ?6 AND valid = ?7",
+    )?;
     for c in changes {
-        stmt.execute(params![c.phone_id, c.new_e164, c.new_extension, c.new_valid])
-            .with_context(|| format!("correcting stored number {}", c.phone_id))?;
+        stmt.execute(params![
+            c.phone_id,
+            c.new_e164,
+            c.new_extension,
+            c.new_valid,
+            c.number,
+            c.e164,
+            c.valid
+        ])
+        .with_context(|| format!("correcting stored number {}", c.phone_id))?;
     }
     Ok(())
 }

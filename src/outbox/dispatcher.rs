@@ -261,16 +261,20 @@ async fn deliver(
             Ok(found) => {
                 // The same text may have gone to this number before (another batch): only a sid we
                 // have not recorded, created no earlier than this attempt began, can be this one.
-                let mut candidates = Vec::new();
-                for r in found {
-                    let fits = r.body.as_deref().is_none_or(|b| b == m.body)
-                        && r.created_at().is_none_or(|t| t >= since);
-                    let sid = r.sid.clone();
-                    if fits && !state.db.read(move |c| store::sid_known(c, &sid)).await? {
-                        candidates.push(r);
-                    }
-                }
-                if let Some(r) = candidates.into_iter().next() {
+                let fitting: Vec<_> = found
+                    .into_iter()
+                    .filter(|r| {
+                        r.body.as_deref().is_none_or(|b| b == m.body)
+                            && r.created_at().is_none_or(|t| t >= since)
+                    })
+                    .collect();
+                let sids: Vec<String> = fitting.iter().map(|r| r.sid.clone()).collect();
+                let known = if sids.is_empty() {
+                    Default::default()
+                } else {
+                    state.db.read(move |c| store::known_sids(c, &sids)).await?
+                };
+                if let Some(r) = fitting.into_iter().find(|r| !known.contains(&r.sid)) {
                     tracing::info!(id, sid = %r.sid, "reconciled: Twilio has the text, not sending it again");
                     let segments = r.segments();
                     return state

@@ -497,8 +497,13 @@ pub fn batch_progress(conn: &Connection, agent_id: i64, batch_id: &str) -> anyho
 }
 
 /// Whether a Twilio sid is already recorded on a message.
-pub fn sid_known(conn: &Connection, sid: &str) -> anyhow::Result<bool> {
-    Ok(conn.prepare_cached("SELECT 1 FROM messages WHERE twilio_sid = ?1")?.exists([sid])?)
+pub fn known_sids(conn: &Connection, sids: &[String]) -> anyhow::Result<std::collections::HashSet<String>> {
+    let list = serde_json::to_string(sids)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT twilio_sid FROM messages WHERE twilio_sid IN (SELECT value FROM json_each(?1))",
+    )?;
+    let known = stmt.query_map([list], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(known)
 }
 
 /// Is this number blocked for this sender now (opted out, or on the DNC list)?

@@ -243,6 +243,10 @@ impl TwilioClient {
             out.extend(page.messages);
             next = page.next_page_uri.filter(|u| u.starts_with('/') && !older);
         }
+        // A list cut short cannot show that Twilio does not have the text.
+        if next.is_some() {
+            return Err(TwilioError::Decode("the list goes on past 500 texts since the attempt".into()));
+        }
         Ok(out)
     }
 

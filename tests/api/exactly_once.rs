@@ -245,3 +245,63 @@ async fn a_filter_that_fails_on_a_sample_contact_is_refused_when_saved() {
     problem(res, StatusCode::UNPROCESSABLE_ENTITY, "script_rejected").await;
     assert_eq!(app.count("scripts").await, 1, "nothing saved for the refused ones");
 }
+
+/// Two requests with one key at once (a client retrying a slow send): one send, and both are
+/// answered with it, never with an error (`quote_stale`, `limit_exceeded`) that would make the
+/// client send again under a new key.
+#[tokio::test]
+async fn concurrent_requests_with_one_key_send_once_and_both_get_the_answer() {
+    let app = spawn_app().await;
+    twilio_accepts(&app, std::time::Duration::ZERO).await;
+    let (_, t) = sender(
+        &app,
+        "a@example.com",
+        json!({"limits": {"daily_unique_recipients": 3000, "daily_segments": 3000, "monthly_credits": 3000}}),
+    )
+    .await;
+    // Enough recipients that quoting takes a while and the two requests overlap.
+    let csv: String = std::iter::once("first_name,mobile\n".to_owned())
+        .chain((0..3000).map(|i| format!("P{i},+1 312 {} {:04}\n", 200 + i / 1000, i % 1000)))
+        .collect();
+    let res = app
+        .request(Method::POST, "/v1/contacts/import", &t)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body = json!({"contact_ids": all_ids(&app, &t).await, "body": "open house"});
+    let send = || {
+        app.request(Method::POST, "/v1/messages/send", &t)
+            .header("Idempotency-Key", "slow")
+            .json(&body)
+            .send()
+    };
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(send(), send());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!((a.status(), b.status()), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
+        let (a, b): (Value, Value) = (a.json().await.unwrap(), b.json().await.unwrap());
+        assert_eq!(a["batch_id"], b["batch_id"]);
+    }
+    assert_eq!(app.count("batches").await, 1, "one send");
+    assert_eq!(app.count("messages").await, 3000);
+}
+
+async fn all_ids(app: &TestApp, t: &str) -> Vec<i64> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/contacts?limit=200&cursor={c}"),
+            None => "/v1/contacts?limit=200".to_owned(),
+        };
+        let page: Value = app.get(&path, t).await.json().await.unwrap();
+        ids.extend(page["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return ids,
+        }
+    }
+}
