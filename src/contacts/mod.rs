@@ -105,11 +105,14 @@ pub fn import_csv(
                 let _ = tx.send(batch);
             })
         });
+        let trigger = store::bulk_begin(conn)?;
         let mut writer = store::Writer::new(conn)?;
         let mut done = 0;
         let mut out = Imported::default();
         let mut rejected = 0;
         for batch in rx {
+            // The ids this batch inserted, indexed for search at its end.
+            let mut inserted: Option<(i64, i64)> = None;
             for (line, row) in batch.rows {
                 match row {
                     // Once the file is refused, rows are only checked, so every bad one is reported.
@@ -120,7 +123,8 @@ pub fn import_csv(
                         };
                         match (found, options.matching) {
                             (None, _) => {
-                                writer.insert(agent_id, &c, now)?;
+                                let id = writer.insert(agent_id, &c, now)?;
+                                inserted = Some(inserted.map_or((id, id), |(from, _)| (from, id)));
                                 out.imported += 1;
                             }
                             (Some(id), m) => {
@@ -146,8 +150,13 @@ pub fn import_csv(
                 }
                 done += 1;
             }
+            if let Some((from, to)) = inserted {
+                store::bulk_index(conn, from, to)?;
+            }
             progress(done, batch.bytes_read);
         }
+        drop(writer);
+        store::bulk_end(conn, trigger)?;
         match reader.join() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(ImportError::File(e).into()),

@@ -162,4 +162,11 @@ async fn importing_the_same_file_twice_adds_nothing_and_modes_update_or_create()
     assert_eq!(app.count("contacts").await, 4);
     problem(import("?mode=merge", csv).await.unwrap(), reqwest::StatusCode::BAD_REQUEST, "invalid_query")
         .await;
+    // Imports index their rows for search by batch; contacts made afterwards are found by name too.
+    app.contact(&t, serde_json::json!({"first_name": "Zelda"})).await;
+    for (q, n) in [("ann", 2), ("bo", 2), ("zelda", 1)] {
+        let found: serde_json::Value =
+            app.get(&format!("/v1/contacts?q={q}"), &t).await.json().await.unwrap();
+        assert_eq!(found["items"].as_array().unwrap().len(), n, "{q}: {found}");
+    }
 }
