@@ -3,7 +3,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn import(app: &TestApp, token: &str, query: &str, body: Vec<u8>) -> reqwest::Response {
+/// `POST /v1/contacts/import{query}` with a CSV body.
+pub async fn import(app: &TestApp, token: &str, query: &str, body: Vec<u8>) -> reqwest::Response {
     app.request(reqwest::Method::POST, &format!("/v1/contacts/import{query}"), token)
         .header("content-type", "text/csv")
         .body(body)

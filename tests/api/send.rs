@@ -106,6 +106,12 @@ async fn answers_first(app: &TestApp, verb: &str, answer: ResponseTemplate, time
         .await;
 }
 
+/// How often the stand-in's ListMessage was called (reconciliation lookups).
+async fn list_calls(app: &TestApp) -> usize {
+    let calls = app.twilio.received_requests().await.unwrap_or_default();
+    calls.iter().filter(|r| r.method.as_str() == "GET" && r.url.path() == messages_path()).count()
+}
+
 pub async fn sender(app: &TestApp, email: &str, extra: Value) -> (i64, String) {
     let (id, t) = app.agent(email, extra).await;
     assert_eq!(
@@ -463,14 +469,7 @@ async fn a_failing_reconciliation_lookup_waits_without_using_tries() {
     let b = settled(&app, &t, &batch).await;
     assert_eq!(b["by_status"]["sent"], 1, "{b}");
     assert_eq!(sent.lock().unwrap().len(), 1, "one POST");
-    let gets = app
-        .twilio
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.method.as_str() == "GET" && r.url.path() == messages_path())
-        .count();
+    let gets = list_calls(&app).await;
     assert!(gets >= 4, "three failed lookups, then one that answered: {gets}");
 }
 
@@ -498,14 +497,7 @@ async fn a_text_twilio_does_not_have_fails_after_the_last_try_and_gives_everythi
     assert_eq!(m["status"], "failed");
     assert!(m["error_message"].as_str().unwrap().contains("Twilio does not have the text"), "{m}");
     assert_eq!(usage(&app, &t).await, (0, 0, 0), "segments, credits and the distinct number come back");
-    let lists = app
-        .twilio
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.method.as_str() == "GET" && r.url.path() == messages_path())
-        .count();
+    let lists = list_calls(&app).await;
     assert_eq!(lists, 1, "a 5xx may have sent it: Twilio was asked before the text was failed");
 
     // A number texted once today stays counted when a second text to it fails.

@@ -63,13 +63,7 @@ async fn a_full_disk_answers_503_and_readyz_says_so_until_writes_work_again() {
     let csv: String = std::iter::once("first_name,mobile\n".to_owned())
         .chain((0..3000).map(|i| format!("Person{i},312-555-{:04}\n", i % 10_000)))
         .collect();
-    let res = app
-        .request(reqwest::Method::POST, "/v1/contacts/import", &t)
-        .header("content-type", "text/csv")
-        .body(csv.clone())
-        .send()
-        .await
-        .unwrap();
+    let res = crate::import::import(&app, &t, "", csv.clone().into_bytes()).await;
     assert_eq!(
         res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned()).as_deref(),
         Some("5")
@@ -78,13 +72,7 @@ async fn a_full_disk_answers_503_and_readyz_says_so_until_writes_work_again() {
     assert_eq!(app.count("contacts").await, 0, "nothing half-written");
     problem(app.get("/readyz", "").await, StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable").await;
     cap(Some(1_073_741_823)).await.unwrap();
-    let res = app
-        .request(reqwest::Method::POST, "/v1/contacts/import", &t)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
+    let res = crate::import::import(&app, &t, "", csv.into_bytes()).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(app.get("/readyz", "").await.status(), StatusCode::OK, "ready once a write works again");
 }
