@@ -96,16 +96,16 @@ pub struct Db {
     failing: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
+/// The SQLite error codes in an error's chain.
+fn sqlite_codes(e: &anyhow::Error) -> impl Iterator<Item = rusqlite::ErrorCode> + '_ {
+    e.chain().filter_map(|cause| cause.downcast_ref::<rusqlite::Error>()?.sqlite_error_code())
+}
+
 /// A failure of the disk under the database (full, I/O, read-only, unreadable), not of contention.
 fn is_disk_failure(e: &anyhow::Error) -> bool {
     use rusqlite::ErrorCode::*;
-    e.chain().any(|cause| {
-        cause.downcast_ref::<rusqlite::Error>().and_then(|e| e.sqlite_error_code()).is_some_and(|code| {
-            matches!(
-                code,
-                SystemIoFailure | DiskFull | CannotOpen | ReadOnly | DatabaseCorrupt | NotADatabase
-            )
-        })
+    sqlite_codes(e).any(|code| {
+        matches!(code, SystemIoFailure | DiskFull | CannotOpen | ReadOnly | DatabaseCorrupt | NotADatabase)
     })
 }
 
@@ -117,25 +117,9 @@ const FAILING_MS: i64 = 30_000;
 /// than of the request: answered `503 storage_unavailable`, and trying again later may work.
 pub fn is_storage_failure(e: &anyhow::Error) -> bool {
     use rusqlite::ErrorCode::*;
-    e.chain().any(|cause| {
-        cause.is::<deadpool_sqlite::PoolError>()
-            || cause.downcast_ref::<rusqlite::Error>().and_then(|e| e.sqlite_error_code()).is_some_and(
-                |code| {
-                    matches!(
-                        code,
-                        DatabaseBusy
-                            | DatabaseLocked
-                            | SystemIoFailure
-                            | DiskFull
-                            | CannotOpen
-                            | ReadOnly
-                            | OutOfMemory
-                            | DatabaseCorrupt
-                            | NotADatabase
-                    )
-                },
-            )
-    })
+    is_disk_failure(e)
+        || e.chain().any(|cause| cause.is::<deadpool_sqlite::PoolError>())
+        || sqlite_codes(e).any(|code| matches!(code, DatabaseBusy | DatabaseLocked | OutOfMemory))
 }
 
 impl Db {

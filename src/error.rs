@@ -81,6 +81,13 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, "Service unavailable", detail)
     }
 
+    /// `503 storage_unavailable` with `Retry-After: 5`: the database cannot be used just now.
+    pub fn storage_unavailable(detail: impl Into<String>) -> Self {
+        let mut e = Self::unavailable("storage_unavailable", detail);
+        e.retry_after = Some(5);
+        e
+    }
+
     /// A server-side failure: the cause is logged with context, the client gets a generic answer.
     pub fn internal(cause: anyhow::Error) -> Self {
         tracing::error!(error = format!("{cause:#}"), "internal error");
@@ -141,12 +148,9 @@ impl From<anyhow::Error> for ApiError {
             Ok(api) => api,
             Err(e) if crate::db::is_storage_failure(&e) => {
                 tracing::error!(error = format!("{e:#}"), "storage unavailable");
-                let mut api = ApiError::unavailable(
-                    "storage_unavailable",
+                ApiError::storage_unavailable(
                     "The database cannot be written or read just now; nothing was changed. Try again shortly.",
-                );
-                api.retry_after = Some(5);
-                api
+                )
             }
             Err(e) => ApiError::internal(e),
         }

@@ -57,6 +57,13 @@ impl Key {
         Ok(Some(Key { key: key.to_owned(), hash }))
     }
 
+    /// The key of a request whose JSON body the handler has parsed: the body is hashed as parsed,
+    /// so spacing and member order do not make another request.
+    pub fn from_json(req: &HttpRequest, body: &impl serde::Serialize) -> ApiResult<Option<Key>> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ApiError::internal(e.into()))?;
+        Key::from_request(req, &bytes)
+    }
+
     /// A stable value derived from the key, for work that names what it makes (a sandbox reply's
     /// sid): the same key makes the same name.
     pub fn derived(&self, agent_id: i64) -> String {

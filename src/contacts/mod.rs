@@ -121,14 +121,14 @@ pub fn import_csv(
                             Matching::Create => None,
                             _ => store::find_match(conn, agent_id, &c)?,
                         };
-                        match (found, options.matching) {
-                            (None, _) => {
+                        match found {
+                            None => {
                                 let id = writer.insert(agent_id, &c, now)?;
                                 inserted = Some(inserted.map_or((id, id), |(from, _)| (from, id)));
                                 out.imported += 1;
                             }
-                            (Some(id), m) => {
-                                if m == Matching::Update {
+                            Some(id) => {
+                                if options.matching == Matching::Update {
                                     store::merge_into(conn, agent_id, id, c, now)?;
                                     out.updated += 1;
                                 } else {

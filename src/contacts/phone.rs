@@ -37,7 +37,12 @@ pub fn parse_e164(s: &str) -> Option<E164> {
         return None;
     }
     let n = read(s, None)?;
-    (n.is_valid() && n.extension.is_none()).then(|| E164(e164(&n)))
+    (n.is_valid() && extension(&n).is_none()).then(|| E164(e164(&n)))
+}
+
+/// A parsed number's extension, if it has one (the parser gives an empty one for none).
+fn extension(n: &rlibphonenumber::PhoneNumber) -> Option<&str> {
+    n.extension.as_deref().filter(|e| !e.is_empty())
 }
 
 /// The E.164 form of a parsed number.
@@ -122,7 +127,7 @@ pub const MAX_LEN: usize = 40;
 pub fn parse(input: &str, label: Label, region: Id) -> Phone {
     let number = input.trim().to_owned();
     let (e164, extension, valid) = match read(&number, Some(region)) {
-        Some(n) => (Some(e164(&n)), n.extension.clone().filter(|e| !e.is_empty()), n.is_valid()),
+        Some(n) => (Some(e164(&n)), extension(&n).map(str::to_owned), n.is_valid()),
         None => (None, None, false),
     };
     Phone { number, label, e164, extension, valid }
@@ -244,7 +249,7 @@ mod tests {
             let id = region.parse::<Id>().ok().filter(|_| region != "ZZ");
             regions.insert(region);
             total += 1;
-            let got = read(input, id).map(|n| match n.extension.as_deref().filter(|e| !e.is_empty()) {
+            let got = read(input, id).map(|n| match extension(&n) {
                 Some(ext) => format!("{};ext={ext}", e164(&n)),
                 None => e164(&n),
             });

@@ -46,12 +46,9 @@ async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         ApiError::unavailable("database_unavailable", format!("The database is not reachable: {e:#}."))
     })?;
     if state.db.writes_failing() {
-        let mut e = ApiError::unavailable(
-            "storage_unavailable",
+        return Err(ApiError::storage_unavailable(
             "Writes to the database are failing (disk full or I/O errors); see the log.",
-        );
-        e.retry_after = Some(5);
-        return Err(e);
+        ));
     }
     if version != crate::db::schema_version() {
         return Err(ApiError::unavailable(

@@ -395,7 +395,7 @@ async fn reply(
     body: web::Json<Reply>,
 ) -> ApiResult<HttpResponse> {
     let contact_id = id.into_inner().0;
-    let key = Key::from_request(&req, &serde_json::to_vec(&*body).unwrap_or_default())?;
+    let key = Key::from_json(&req, &*body)?;
     let db = state.db.clone();
     idempotency::once(&db, me.id, key, |key| thread_reply(state, me, contact_id, body.into_inner(), key))
         .await

@@ -213,7 +213,7 @@ async fn enroll(
     id: web::Path<crate::error::PathId>,
     body: web::Json<EnrollRequest>,
 ) -> ApiResult<HttpResponse> {
-    let key = Key::from_request(&http, &serde_json::to_vec(&*body).unwrap_or_default())?;
+    let key = Key::from_json(&http, &*body)?;
     let (id, req) = (id.into_inner().0, body.into_inner());
     if req.contact_ids.is_empty() && req.filter_script.is_none() {
         return Err(ApiError::invalid("no_recipients", "Give `contact_ids` or a `filter_script`."));

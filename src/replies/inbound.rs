@@ -88,7 +88,7 @@ async fn sandbox_inbound(
     if !state.sms.is_sandbox() {
         return Err(ApiError::not_found("endpoint (sandbox mode only)"));
     }
-    let key = Key::from_request(&req, &serde_json::to_vec(&*body).unwrap_or_default())?;
+    let key = Key::from_json(&req, &*body)?;
     let db = state.db.clone();
     let agent = me.id;
     idempotency::once(&db, agent, key, |key| sandbox_reply(state, me, body.into_inner(), key)).await
