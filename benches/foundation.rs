@@ -194,6 +194,13 @@ async fn latencies(
         times.push(start.elapsed());
         assert!(body.len() > 20, "{q}");
     }
+    if std::env::var_os("TIDINGS_BENCH_SLOWEST").is_some() {
+        let mut by: Vec<_> = times.iter().zip(queries).collect();
+        by.sort();
+        for (t, q) in by.iter().rev().take(8) {
+            println!("  {} {q}", ms(**t));
+        }
+    }
     times.sort();
     (percentile(&times, 0.5), percentile(&times, 0.99))
 }
@@ -216,46 +223,54 @@ fn peak_kib(pid: u32) -> Option<u64> {
 fn million() {
     const N: usize = 1_000_000;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (db, file) = (dir.path().join("million.db"), dir.path().join("contacts.csv"));
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).expect("csv file"));
-    write_csv(N, &mut out).expect("writing the csv");
-    drop(out);
-    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-    let tidings = || {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"));
-        c.env("TIDINGS_DATABASE__PATH", &db).env("TIDINGS_LOG__FORMAT", "json");
-        c
-    };
-    let mut add = tidings()
-        .args(["agent", "add", "--email", "bench@example.com", "--name", "Bench Agent"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("agent add");
-    use std::io::Write as _;
-    let _ = writeln!(add.stdin.take().expect("stdin"), "{}", common::PASSWORD);
-    assert!(add.wait().expect("agent add").success());
-    let start = Instant::now();
-    let mut import = tidings()
-        .args(["import", "--mode", "create", "--agent", "bench@example.com"])
-        .arg(&file)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("import");
-    let mut peak = 0;
-    while import.try_wait().expect("wait").is_none() {
-        peak = peak.max(peak_kib(import.id()).unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(20));
+    // TIDINGS_BENCH_KEEP=DIR keeps the database and the file there, to study them afterwards;
+    // with TIDINGS_BENCH_REUSE=1 as well, a database kept there is searched without importing.
+    let keep = std::env::var_os("TIDINGS_BENCH_KEEP").map(std::path::PathBuf::from);
+    let at = keep.as_deref().unwrap_or(dir.path());
+    let (db, file) = (at.join("million.db"), at.join("contacts.csv"));
+    let reuse = keep.is_some() && std::env::var_os("TIDINGS_BENCH_REUSE").is_some() && db.exists();
+    if !reuse {
+        let _ = std::fs::remove_file(&db);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file).expect("csv file"));
+        write_csv(N, &mut out).expect("writing the csv");
+        drop(out);
+        let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        let tidings = || {
+            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"));
+            c.env("TIDINGS_DATABASE__PATH", &db).env("TIDINGS_LOG__FORMAT", "json");
+            c
+        };
+        let mut add = tidings()
+            .args(["agent", "add", "--email", "bench@example.com", "--name", "Bench Agent"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("agent add");
+        use std::io::Write as _;
+        let _ = writeln!(add.stdin.take().expect("stdin"), "{}", common::PASSWORD);
+        assert!(add.wait().expect("agent add").success());
+        let start = Instant::now();
+        let mut import = tidings()
+            .args(["import", "--mode", "create", "--agent", "bench@example.com"])
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("import");
+        let mut peak = 0;
+        while import.try_wait().expect("wait").is_none() {
+            peak = peak.max(peak_kib(import.id()).unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let took = start.elapsed();
+        println!(
+            "`tidings import` of {N} contacts ({:.0} MB of CSV): {:.1} s = {:.0} rows/s, peak RSS {:.1} MB",
+            size as f64 / 1e6,
+            took.as_secs_f64(),
+            N as f64 / took.as_secs_f64(),
+            peak as f64 / 1024.0
+        );
     }
-    let took = start.elapsed();
-    println!(
-        "`tidings import` of {N} contacts ({:.0} MB of CSV): {:.1} s = {:.0} rows/s, peak RSS {:.1} MB",
-        size as f64 / 1e6,
-        took.as_secs_f64(),
-        N as f64 / took.as_secs_f64(),
-        peak as f64 / 1024.0
-    );
     let rt = common::runtime();
     rt.block_on(async {
         let state = AppState::new(settings(&db), Arc::new(SystemClock)).await.expect("state");

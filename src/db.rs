@@ -28,6 +28,8 @@ fn migrations() -> Vec<M<'static>> {
             include_str!("../migrations/0012_exactly_once.sql"),
             crate::contacts::reparse::migration_hook,
         ),
+        M::up_with_hook(include_str!("../migrations/0013_search.sql"), crate::contacts::store::resort_hook),
+        M::up(include_str!("../migrations/0014_search_triggers.sql")),
     ]
 }
 
@@ -285,6 +287,46 @@ mod tests {
             largest = largest.max(std::fs::metadata(dir.path().join("t.db-wal")).unwrap().len());
         }
         assert!(largest < 8 << 20, "the WAL grew to {largest} bytes for 16 MB written");
+    }
+
+    /// Migrations 13 and 14 on a database written before them: old sort keys are written anew
+    /// and every contact is found by name, including by a later word.
+    #[test]
+    fn contacts_stored_before_migration_13_are_resorted_and_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = open(&path, Duration::from_secs(1)).unwrap();
+        Migrations::new(migrations()).to_version(&mut conn, 12).unwrap();
+        conn.execute_batch(
+            "INSERT INTO agents (email, name, password_hash, role, country, time_zone, created_at, updated_at)
+                 VALUES ('a@b.co', 'A', 'x', 'agent', 'US', 'UTC', 0, 0);
+             INSERT INTO contacts (agent_id, first_name, last_name, email, source, fields, sort_key, created_at, updated_at)
+                 VALUES (1, 'José', 'Ávila', 'jose.avila7@example.com', 'manual', '{}', 'Ávila josé jose.avila7@example.com', 0, 0),
+                        (1, 'Ann', 'Baker', NULL, 'manual', '{}', 'baker ann', 0, 0);",
+        )
+        .unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let key: String =
+            conn.query_row("SELECT sort_key FROM contacts WHERE id = 1", [], |r| r.get(0)).unwrap();
+        assert_eq!(key, "avila jose 7");
+        let found = |words: &[&str]| {
+            let search = crate::contacts::store::Search {
+                words: words.iter().map(|w| w.to_string()).collect(),
+                ..Default::default()
+            };
+            let (page, _) = crate::contacts::store::list(&conn, 1, &search, None, 10).unwrap();
+            page.into_iter().map(|c| c.first_name).collect::<Vec<_>>()
+        };
+        assert_eq!(found(&["avi"]), ["José"]);
+        assert_eq!(found(&["jos"]), ["José"], "a later word, through the full-text index");
+        assert_eq!(found(&["ann"]), ["Ann"]);
+        assert_eq!(found(&[]), ["José", "Ann"]);
+        // The triggers keep the index in step from here on.
+        conn.execute("UPDATE contacts SET first_name = 'Anna', sort_key = 'baker anna' WHERE id = 2", [])
+            .unwrap();
+        assert_eq!(found(&["anna"]), ["Anna"]);
+        conn.execute("DELETE FROM contacts WHERE id = 1", []).unwrap();
+        assert!(found(&["jos"]).is_empty());
     }
 
     #[test]

@@ -124,6 +124,11 @@ fn decode_cursor(s: &str) -> ApiResult<store::Cursor> {
         .ok_or_else(|| ApiError::bad_request("invalid_cursor", "The cursor is not one this API gave out."))
 }
 
+/// One word with an `@`, or a dot inside it ("example.net"); "J. Smith" is two name words.
+fn looks_like_email_part(text: &str) -> bool {
+    !text.contains(char::is_whitespace) && (text.contains('@') || text.trim_matches('.').contains('.'))
+}
+
 async fn list(
     state: web::Data<AppState>,
     Authenticated(me): Authenticated,
@@ -157,13 +162,11 @@ async fn list(
         }
         if phone::looks_like_number(text) {
             number_term(text);
+        } else if looks_like_email_part(text) {
+            // An email or a part of one ("example.net", "jane.doe@"): found in the whole address.
+            search.email_part = Some(text.to_owned());
         } else {
-            search.words = text
-                .split(|c: char| !c.is_alphanumeric())
-                .filter(|w| !w.is_empty())
-                .take(8)
-                .map(str::to_owned)
-                .collect();
+            search.words = super::model::search_words(text).take(8).collect();
             if search.words.is_empty() {
                 // Only punctuation: nothing can match.
                 return Ok(HttpResponse::Ok().json(json!({ "items": [], "next_cursor": null })));

@@ -101,11 +101,65 @@ impl Contact {
     }
 }
 
-/// Lower-cased "last first email": the list order.
+/// The list order and what name search looks in: the [`search_words`] of the last name, the
+/// first name and the email's local part, each word once, joined by single spaces ("García López",
+/// "José", "jose.garcia82@…" → "garcia lopez jose 82"). Its first word leads: contacts whose
+/// leading word starts with a search word sit together in list order (see `store::list`).
 pub fn sort_key(first: &str, last: &str, email: Option<&str>) -> String {
-    let mut key = format!("{last} {first} {}", email.unwrap_or(""));
-    key.make_ascii_lowercase();
-    key.trim().to_owned()
+    let local = email.map(|e| e.rsplit_once('@').map_or(e, |(local, _)| local)).unwrap_or("");
+    let mut key = String::with_capacity(last.len() + first.len() + local.len() + 2);
+    let mut seen: Vec<String> = Vec::new();
+    for word in search_words(last).chain(search_words(first)).chain(search_words(local)) {
+        if !seen.contains(&word) {
+            if !key.is_empty() {
+                key.push(' ');
+            }
+            key.push_str(&word);
+            seen.push(word);
+        }
+    }
+    key
+}
+
+/// The words of `text` as search sees them: runs of letters and runs of digits, lower-cased and
+/// without accents ("Zoë O'Brien-Smith42" → "zoe", "o", "brien", "smith", "42"), as SQLite's
+/// `unicode61 remove_diacritics` tokenizer reads the search index.
+pub fn search_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
+    #[derive(PartialEq, Clone, Copy)]
+    enum Class {
+        Letter,
+        Digit,
+    }
+    let mut chars =
+        text.chars().flat_map(char::to_lowercase).nfkd().filter(|c| !is_combining_mark(*c)).peekable();
+    std::iter::from_fn(move || {
+        let class = |c: char| {
+            if c.is_alphabetic() {
+                Some(Class::Letter)
+            } else if c.is_numeric() {
+                Some(Class::Digit)
+            } else {
+                None
+            }
+        };
+        // Skip to the next word, then take its run.
+        let first = loop {
+            let c = chars.next()?;
+            if let Some(k) = class(c) {
+                break (c, k);
+            }
+        };
+        let mut word = String::from(first.0);
+        while let Some(&c) = chars.peek() {
+            if class(c) != Some(first.1) {
+                break;
+            }
+            word.push(c);
+            chars.next();
+        }
+        Some(word)
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -276,6 +330,26 @@ mod tests {
 
     fn us() -> Country {
         Country::parse("US").unwrap()
+    }
+
+    #[test]
+    fn search_words_fold_case_and_accents_and_split_digits() {
+        let words = |t: &str| search_words(t).collect::<Vec<_>>();
+        assert_eq!(words("Zoë O'Brien-Smith42"), ["zoe", "o", "brien", "smith", "42"]);
+        assert_eq!(words("  HERNÁNDEZ  José "), ["hernandez", "jose"]);
+        assert_eq!(words("王伟"), ["王伟"]);
+        assert_eq!(words("--"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn sort_key_is_last_first_then_new_email_words() {
+        assert_eq!(
+            sort_key("José", "García López", Some("jose.garcia82@example.com")),
+            "garcia lopez jose 82"
+        );
+        assert_eq!(sort_key("", "", Some("Info@Example.com")), "info");
+        assert_eq!(sort_key("Ann", "", None), "ann");
+        assert_eq!(sort_key("", "", None), "");
     }
 
     #[test]

@@ -232,3 +232,112 @@ async fn bad_contact_input_gets_a_problem_document_and_writes_nothing() {
     assert_eq!(c["first_name"], "Keep");
     problem(app.get("/v1/contacts/not-a-number", &t).await, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+/// Every page of `/v1/contacts{query}` (7 at a time): (first, last, email) in the order given.
+async fn all_pages(app: &TestApp, token: &str, query: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let sep = if query.is_empty() { "?" } else { "&" };
+        let mut q = format!("/v1/contacts{query}{sep}limit=7");
+        if let Some(c) = &cursor {
+            q.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = app.get(&q, token).await.json().await.unwrap();
+        for c in page["items"].as_array().unwrap() {
+            let text = |k: &str| c[k].as_str().unwrap_or("").to_owned();
+            out.push((text("first_name"), text("last_name"), text("email")));
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+/// Name search against an oracle: the whole list filtered in the test by the documented rule (each
+/// query word starts a word of the first name, the last name or the email's local part, digits
+/// and letters being separate words), paged 7 at a time. The 2,600 contacts make words that lead
+/// (last names: read as a range of the list), words matched only later in the key (first names,
+/// email words), and a later word broad enough (> 2,000 matches) that a walk finds it.
+#[tokio::test]
+async fn name_search_pages_agree_with_the_rule_over_the_whole_list() {
+    let app = spawn_app().await;
+    let (_, t) = app.agent("a@example.com", json!({})).await;
+    // "Lee", a later word of 2,080 first names, is the broad one.
+    let firsts = ["Ann Lee", "Bob Lee", "Zed", "Ola Lee", "Sam Lee"];
+    let lasts = ["Abbot", "Smith", "Smithers", "Zimmer", "Olsen", "Van Dyke"];
+    let mut csv = String::from("first_name,last_name,email\n");
+    for i in 0..2_600 {
+        let (f, l) = (firsts[i % 5], lasts[(i / 5) % 6]);
+        // "Zed" is a first name only, in 20 % of rows: most rows that match "ze" match later.
+        let email = match i % 4 {
+            0 => format!(
+                "{}.{}{i}@example.com",
+                f.replace(' ', "").to_lowercase(),
+                l.replace(' ', "").to_lowercase()
+            ),
+            1 => format!("q{i}@example.net"),
+            2 => format!("zz{}@mail.example", i % 7),
+            _ => String::new(),
+        };
+        csv.push_str(&format!("{f},{l},{email}\n"));
+    }
+    assert_eq!(
+        crate::import::import(&app, &t, "?mode=create", csv.into_bytes()).await.status(),
+        StatusCode::CREATED
+    );
+    let everyone = all_pages(&app, &t, "").await;
+    assert_eq!(everyone.len(), 2_600);
+    let words = |s: &str| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut cur = String::new();
+        for c in s.to_lowercase().chars() {
+            let same = cur.chars().last().is_none_or(|p| p.is_ascii_digit() == c.is_ascii_digit());
+            if !c.is_ascii_alphanumeric() || !same {
+                out.extend((!cur.is_empty()).then(|| std::mem::take(&mut cur)));
+            }
+            if c.is_ascii_alphanumeric() {
+                cur.push(c);
+            }
+        }
+        out.extend((!cur.is_empty()).then_some(cur));
+        out
+    };
+    for q in [
+        "smi",
+        "smithers",
+        "ze",
+        "zz",
+        "zz3",
+        "van",
+        "dyke",
+        "ann smi",
+        "sm ann",
+        "o",
+        "ola olsen",
+        "q12",
+        "lee",
+        "le",
+        "lee sam",
+        "nobody",
+    ] {
+        let expect: Vec<_> = everyone
+            .iter()
+            .filter(|(f, l, e)| {
+                let local = e.split('@').next().unwrap_or("");
+                let have: Vec<String> = [f.as_str(), l, local].iter().flat_map(|s| words(s)).collect();
+                words(q).iter().all(|w| have.iter().any(|h| h.starts_with(w.as_str())))
+            })
+            .cloned()
+            .collect();
+        let got = all_pages(&app, &t, &format!("?q={}", q.replace(' ', "%20"))).await;
+        assert_eq!(got.len(), expect.len(), "{q}");
+        assert!(got == expect, "{q}: pages differ from the whole list filtered");
+    }
+    // The list order is by last name, then first name.
+    assert_eq!(everyone[0].1, "Abbot");
+    assert_eq!(everyone.last().map(|c| c.1.as_str()), Some("Zimmer"));
+    // A dotted word is looked for in the whole address.
+    assert_eq!(all_pages(&app, &t, "?q=example.net").await.len(), 650);
+}
