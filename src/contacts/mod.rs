@@ -102,7 +102,13 @@ pub fn import_csv(
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
         let reader = s.spawn(move || {
             import::stream(source, region, |batch| {
-                let _ = tx.send(batch);
+                // Sort keys are made here, beside the writer rather than on its thread.
+                let keys: Vec<String> = batch
+                    .rows
+                    .iter()
+                    .map(|(_, r)| r.as_ref().map(NewContact::sort_key).unwrap_or_default())
+                    .collect();
+                let _ = tx.send((batch, keys));
             })
         });
         let trigger = store::bulk_begin(conn)?;
@@ -110,10 +116,10 @@ pub fn import_csv(
         let mut done = 0;
         let mut out = Imported::default();
         let mut rejected = 0;
-        for batch in rx {
+        for (batch, keys) in rx {
             // The ids this batch inserted, indexed for search at its end.
             let mut inserted: Option<(i64, i64)> = None;
-            for (line, row) in batch.rows {
+            for ((line, row), key) in batch.rows.into_iter().zip(keys) {
                 match row {
                     // Once the file is refused, rows are only checked, so every bad one is reported.
                     Ok(c) if options.skip_invalid || rejected == 0 => {
@@ -123,7 +129,7 @@ pub fn import_csv(
                         };
                         match found {
                             None => {
-                                let id = writer.insert(agent_id, &c, now)?;
+                                let id = writer.insert_keyed(agent_id, &c, &key, now)?;
                                 inserted = Some(inserted.map_or((id, id), |(from, _)| (from, id)));
                                 out.imported += 1;
                             }

@@ -33,6 +33,18 @@ impl<'c> Writer<'c> {
     }
 
     pub fn insert(&mut self, agent_id: i64, c: &NewContact, now: jiff::Timestamp) -> anyhow::Result<i64> {
+        self.insert_keyed(agent_id, c, &c.sort_key(), now)
+    }
+
+    /// [`Writer::insert`] with the contact's [`NewContact::sort_key`] made beforehand (an import
+    /// makes it on its reading thread).
+    pub fn insert_keyed(
+        &mut self,
+        agent_id: i64,
+        c: &NewContact,
+        sort_key: &str,
+        now: jiff::Timestamp,
+    ) -> anyhow::Result<i64> {
         let fields = if c.fields.is_empty() { "{}".to_owned() } else { serde_json::to_string(&c.fields)? };
         let id = self
             .contact
@@ -49,7 +61,7 @@ impl<'c> Writer<'c> {
                 c.time_zone,
                 c.source.as_str(),
                 fields,
-                c.sort_key(),
+                sort_key,
                 millis(now),
             ])
             .context("inserting a contact")?;
@@ -400,17 +412,17 @@ pub struct Search {
 /// At most this many full-text matches count as narrow (see [`list`]).
 const NARROW: i64 = 2_000;
 
-/// The full-text query for `words` (each a prefix of a later word of the sort key) when at most
-/// [`NARROW`] contacts match it.
+/// The ids of the contacts (of any agent) with later words that start each of `words`, as a
+/// JSON array for `json_each`, when at most [`NARROW`] match; read once, since a broad prefix
+/// ("jo") costs the index a merge of every word it starts.
 fn narrow(conn: &Connection, words: &[&String]) -> anyhow::Result<Option<String>> {
     let q = words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" AND ");
-    let found: i64 = conn
-        .prepare_cached(
-            "SELECT count(*) FROM (SELECT 1 FROM contacts_search WHERE contacts_search MATCH ?1 LIMIT ?2)",
-        )?
-        .query_row(params![q, NARROW + 1], |r| r.get(0))
-        .context("counting name matches")?;
-    Ok((found <= NARROW).then_some(q))
+    let ids: Vec<i64> = conn
+        .prepare_cached("SELECT rowid FROM contacts_search WHERE contacts_search MATCH ?1 LIMIT ?2")?
+        .query_map(params![q, NARROW + 1], |r| r.get(0))?
+        .collect::<Result<_, _>>()
+        .context("finding name matches")?;
+    Ok((ids.len() as i64 <= NARROW).then(|| serde_json::Value::from(ids).to_string()))
 }
 
 /// Where a page starts: after this `(sort_key, id)`.
@@ -515,10 +527,8 @@ pub fn list(
                 .collect();
             let few = if others.is_empty() { None } else { narrow(conn, &others)? };
             match few {
-                Some(q) => {
-                    let p = arg(Box::new(q));
-                    let driver =
-                        format!("SELECT rowid AS id FROM contacts_search WHERE contacts_search MATCH {p}");
+                Some(ids) => {
+                    let driver = format!("SELECT value AS id FROM json_each({})", arg(Box::new(ids)));
                     ways.push(driven(&driver, &format!("{range}{words}")));
                 }
                 None => ways.push(walk(&range)),
@@ -527,12 +537,9 @@ pub fn list(
         // The contacts matched through later words only.
         let all: Vec<&String> = search.words.iter().collect();
         match narrow(conn, &all)? {
-            Some(q) => {
-                let p = arg(Box::new(q));
-                ways.push(driven(
-                    &format!("SELECT rowid AS id FROM contacts_search WHERE contacts_search MATCH {p}"),
-                    "",
-                ));
+            Some(ids) => {
+                let driver = format!("SELECT value AS id FROM json_each({})", arg(Box::new(ids)));
+                ways.push(driven(&driver, ""));
             }
             None => ways.push(walk("")),
         }
