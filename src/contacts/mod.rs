@@ -100,8 +100,13 @@ pub fn import_csv(
     conn.pragma_update(None, "cache_size", -32 * 1024)?;
     let result = std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        // Batches go back to the reading thread to be freed there: freed on this thread, each
+        // allocation of the other took its malloc arena's lock, and the two threads contended
+        // for it.
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<(import::Rows, Vec<String>)>();
         let reader = s.spawn(move || {
             import::stream(source, region, |batch| {
+                while spent_rx.try_recv().is_ok() {}
                 // Sort keys are made here, beside the writer rather than on its thread.
                 let keys: Vec<String> = batch
                     .rows
@@ -119,23 +124,24 @@ pub fn import_csv(
         for (batch, keys) in rx {
             // The ids this batch inserted, indexed for search at its end.
             let mut inserted: Option<(i64, i64)> = None;
-            for ((line, row), key) in batch.rows.into_iter().zip(keys) {
+            for ((line, row), key) in batch.rows.iter().zip(&keys) {
+                let line = *line;
                 match row {
                     // Once the file is refused, rows are only checked, so every bad one is reported.
                     Ok(c) if options.skip_invalid || rejected == 0 => {
                         let found = match options.matching {
                             Matching::Create => None,
-                            _ => store::find_match(conn, agent_id, &c)?,
+                            _ => store::find_match(conn, agent_id, c)?,
                         };
                         match found {
                             None => {
-                                let id = writer.insert_keyed(agent_id, &c, &key, now)?;
+                                let id = writer.insert_keyed(agent_id, c, key, now)?;
                                 inserted = Some(inserted.map_or((id, id), |(from, _)| (from, id)));
                                 out.imported += 1;
                             }
                             Some(id) => {
                                 if options.matching == Matching::Update {
-                                    store::merge_into(conn, agent_id, id, c, now)?;
+                                    store::merge_into(conn, agent_id, id, c.clone(), now)?;
                                     out.updated += 1;
                                 } else {
                                     out.skipped += 1;
@@ -150,7 +156,7 @@ pub fn import_csv(
                     Err(reason) => {
                         rejected += 1;
                         if out.rejected.len() < MAX_LISTED {
-                            out.rejected.push(import::Rejected { line, reason });
+                            out.rejected.push(import::Rejected { line, reason: reason.clone() });
                         }
                     }
                 }
@@ -160,6 +166,7 @@ pub fn import_csv(
                 store::bulk_index(conn, from, to)?;
             }
             progress(done, batch.bytes_read);
+            let _ = spent_tx.send((batch, keys));
         }
         drop(writer);
         store::bulk_end(conn, trigger)?;
