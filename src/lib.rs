@@ -20,5 +20,6 @@ pub mod outbox;
 pub mod plans;
 pub mod push;
 pub mod replies;
+pub mod retry;
 pub mod scripts;
 pub mod twilio;

@@ -45,16 +45,6 @@ impl Outbox {
     }
 }
 
-/// The delay before try number `attempts + 1`: `base` doubled per try, at most 5 minutes, with
-/// ±25 % jitter; at least what Twilio asked for.
-pub fn backoff(base: Duration, attempts: u32, retry_after: Option<Duration>) -> Duration {
-    let base = base
-        .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16)))
-        .min(Duration::from_secs(300));
-    let jitter = 0.75 + rand::random::<f64>() * 0.5;
-    base.mul_f64(jitter).max(retry_after.unwrap_or_default())
-}
-
 /// Runs the dispatcher until `stop` fires, then waits for the texts in flight.
 pub fn spawn(state: web::Data<AppState>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -296,7 +286,8 @@ async fn deliver(
                 }
             }
             Err(e) => {
-                let wait = backoff(retry_base, m.attempts.saturating_sub(1) + m.lookups + 1, None);
+                let wait =
+                    crate::retry::backoff(retry_base, m.attempts.saturating_sub(1) + m.lookups + 1, None);
                 let at = now.saturating_add(jiff::SignedDuration::try_from(wait)?)?;
                 let msg = format!(
                     "reconciling: Twilio's list did not answer ({e}); Twilio may have the text, so it is not sent again until it does"
@@ -346,7 +337,7 @@ async fn deliver(
     let result = state.sms.send(&outgoing).await;
     let now = state.clock.now();
     let wait = |retry_after| -> anyhow::Result<jiff::Timestamp> {
-        let d = backoff(retry_base, m.attempts, retry_after);
+        let d = crate::retry::backoff(retry_base, m.attempts, retry_after);
         Ok(now.saturating_add(jiff::SignedDuration::try_from(d)?)?)
     };
     match result {
@@ -438,14 +429,4 @@ async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_honours_retry_after() {
-        let base = Duration::from_secs(2);
-        for (attempts, nominal) in [(1, 2.0), (2, 4.0), (3, 8.0), (12, 300.0)] {
-            let d = backoff(base, attempts, None).as_secs_f64();
-            assert!(d >= nominal * 0.75 && d <= nominal * 1.25, "{attempts}: {d}");
-        }
-        assert!(backoff(base, 1, Some(Duration::from_secs(30))) >= Duration::from_secs(30));
-    }
 }

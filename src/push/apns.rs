@@ -154,7 +154,7 @@ impl Apns {
         if status == 200 {
             return Outcome::Sent;
         }
-        let after = crate::twilio::client::retry_after(response.headers());
+        let after = crate::retry::retry_after(response.headers());
         let reason = response.json::<Refusal>().await.map(|r| r.reason).unwrap_or_default();
         classify(status, &reason, after, || self.expire(&bearer))
     }

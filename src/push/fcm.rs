@@ -110,7 +110,7 @@ impl Fcm {
         if response.status().is_success() {
             return Outcome::Sent;
         }
-        let after = crate::twilio::client::retry_after(response.headers());
+        let after = crate::retry::retry_after(response.headers());
         let error = response.json::<ErrorBody>().await.unwrap_or_default().error;
         let code = error.details.iter().find_map(|d| d.error_code.clone()).unwrap_or(error.status);
         classify(status, &code, &error.message, after)

@@ -158,7 +158,7 @@ fn record_outcome(
             now,
         ),
         Outcome::Retry { error, after } => {
-            let backoff = crate::outbox::dispatcher::backoff(Duration::from_secs(2), p.attempts, *after);
+            let backoff = crate::retry::backoff(Duration::from_secs(2), p.attempts, *after);
             let at =
                 jiff::Timestamp::from_millisecond(millis(now) + backoff.as_millis() as i64).unwrap_or(now);
             store::retry(tx, p.id, at, error, now)

@@ -192,7 +192,7 @@ impl TwilioClient {
             return Err(TwilioError::Auth);
         }
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            let retry_after = retry_after(res.headers());
+            let retry_after = crate::retry::retry_after(res.headers());
             return Err(TwilioError::Retryable { status: status.as_u16(), retry_after });
         }
         let bytes = res.bytes().await?;
@@ -272,13 +272,4 @@ impl TwilioClient {
         }
         Ok(out)
     }
-}
-
-/// A `Retry-After` in seconds (what Twilio, APNs and FCM send), if the answer carries one.
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
 }
