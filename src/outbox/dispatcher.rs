@@ -425,8 +425,3 @@ async fn deliver(
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}
