@@ -11,8 +11,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::store::Claimed;
-use super::worker::Outcome;
+use super::payload::{Delivery, Outcome};
 use crate::config::{ApnsSettings, PushSettings};
 
 /// Apple accepts a provider token for an hour and refuses new ones more often than every 20
@@ -110,7 +109,7 @@ impl Apns {
         }
     }
 
-    pub async fn send(&self, p: &Claimed, now: jiff::Timestamp) -> Outcome {
+    pub async fn send(&self, p: &Delivery<'_>, now: jiff::Timestamp) -> Outcome {
         let bearer = match self.bearer(now) {
             Ok(b) => b,
             Err(e) => return Outcome::Drop(format!("{e:#}")),

@@ -10,8 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::store::Claimed;
-use super::worker::Outcome;
+use super::payload::{Delivery, Outcome};
 use crate::config::{FcmSettings, PushSettings};
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -81,7 +80,7 @@ impl Fcm {
         }))
     }
 
-    pub async fn send(&self, p: &Claimed) -> Outcome {
+    pub async fn send(&self, p: &Delivery<'_>) -> Outcome {
         let token = {
             let _one_at_a_time = self.asking.lock().await;
             match self.account.token(&[SCOPE]).await {

@@ -2,6 +2,8 @@
 //! the payload stays under 4 KB), the unread count as badge, grouped by conversation, and the ids
 //! the app opens. Pure.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 /// APNs and FCM both refuse payloads over 4 KB.
@@ -16,6 +18,30 @@ pub struct Payload {
     pub thread: String,
     pub contact_id: i64,
     pub message_id: i64,
+}
+
+/// One push as a provider sends it: the device's token and APNs environment, and what it carries.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub token: &'a str,
+    /// `production` or `sandbox` (APNs); FCM has one.
+    pub environment: &'a str,
+    pub payload: &'a Payload,
+}
+
+/// What a provider said about one push.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent,
+    /// 429/5xx/network: try again, not before `after` when the provider said.
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
+    /// The token is dead (APNs 410/BadDeviceToken, FCM UNREGISTERED): forget the device.
+    DeadToken(String),
+    /// Will not succeed by trying again (configuration, a refused payload): logged and dropped.
+    Drop(String),
 }
 
 /// Builds a payload, cutting the body (on a character boundary, with an ellipsis) until the

@@ -91,6 +91,17 @@ pub struct Claimed {
     pub attempts: u32,
 }
 
+impl Claimed {
+    /// What the provider needs of it.
+    pub fn delivery(&self) -> super::payload::Delivery<'_> {
+        super::payload::Delivery {
+            token: &self.token,
+            environment: &self.environment,
+            payload: &self.payload,
+        }
+    }
+}
+
 /// Takes up to `limit` due pushes.
 pub fn claim(conn: &Connection, now: jiff::Timestamp, limit: usize) -> anyhow::Result<Vec<Claimed>> {
     let mut stmt = conn.prepare_cached(

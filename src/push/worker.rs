@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::apns::Apns;
 use super::fcm::Fcm;
+use super::payload::Outcome;
 use super::store::{self, Claimed};
 use crate::app::AppState;
 use crate::config::Settings;
@@ -47,21 +48,6 @@ impl Pusher {
     pub fn sandbox(&self) -> bool {
         self.apns.is_none() && self.fcm.is_none()
     }
-}
-
-/// What a provider said about one push.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    Sent,
-    /// 429/5xx/network: try again, not before `after` when the provider said.
-    Retry {
-        error: String,
-        after: Option<Duration>,
-    },
-    /// The token is dead (APNs 410/BadDeviceToken, FCM UNREGISTERED): forget the device.
-    DeadToken(String),
-    /// Will not succeed by trying again (configuration, a refused payload): logged and dropped.
-    Drop(String),
 }
 
 pub fn spawn(state: web::Data<AppState>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
@@ -178,8 +164,8 @@ fn record_outcome(
 async fn deliver(state: &AppState, p: &Claimed) -> Outcome {
     let pusher = &state.push;
     match (p.platform.as_str(), &pusher.apns, &pusher.fcm) {
-        ("apns", Some(apns), _) => apns.send(p, state.clock.now()).await,
-        ("fcm", _, Some(fcm)) => fcm.send(p).await,
+        ("apns", Some(apns), _) => apns.send(&p.delivery(), state.clock.now()).await,
+        ("fcm", _, Some(fcm)) => fcm.send(&p.delivery()).await,
         _ if pusher.sandbox() => record(state, p).await,
         (platform, ..) => {
             Outcome::Drop(format!("{platform} is not configured; set [{platform}] to reach this device"))
