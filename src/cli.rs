@@ -413,9 +413,9 @@ fn script(settings: &Settings, command: ScriptCommand) -> anyhow::Result<ExitCod
             let contact = match contact_json {
                 Some(path) => serde_json::from_str(&read(&path)?)
                     .with_context(|| format!("{} is not a contact as the API takes it", path.display()))?,
-                None => crate::demo::sample_contact(),
+                None => crate::scripts::sample::contact(),
             };
-            let inputs = crate::demo::sample_inputs(settings, contact)?;
+            let inputs = crate::scripts::sample::inputs(settings, contact)?;
             let (inputs, now) = inputs;
             match scripts.eval(&compiled, inputs, &now) {
                 Ok(value) => {

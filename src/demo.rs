@@ -7,10 +7,10 @@ use crate::accounts::store;
 use crate::app::AppState;
 use crate::contacts::{import, write_all};
 
-pub const TEAM: &str = "Demo Realty";
+pub const TEAM: &str = crate::scripts::sample::TEAM;
 pub const ADMIN_EMAIL: &str = "admin@demo.tidings.test";
 pub const ADMIN_PASSWORD: &str = "demo-admin-password";
-pub const AGENT_EMAIL: &str = "agent@demo.tidings.test";
+pub const AGENT_EMAIL: &str = crate::scripts::sample::AGENT_EMAIL;
 pub const AGENT_PASSWORD: &str = "demo-agent-password";
 const CONTACTS: &[u8] = include_bytes!("../fixtures/contacts.csv");
 
@@ -87,73 +87,4 @@ pub fn instructions(base: &str) -> String {
          Log in:\n  curl -s {base}/v1/auth/login -H 'Content-Type: application/json' \\\n    \
          -d '{{\"email\":\"{AGENT_EMAIL}\",\"password\":\"{AGENT_PASSWORD}\"}}'\n"
     )
-}
-
-/// The contact `tidings script run` uses when given none.
-pub fn sample_contact() -> crate::contacts::model::ContactInput {
-    use crate::contacts::model::{Address, ContactInput, PhoneInput};
-    ContactInput {
-        first_name: Some("Jane".into()),
-        last_name: Some("Doe".into()),
-        email: Some("jane@example.com".into()),
-        phones: vec![PhoneInput { number: "+13125550142".into(), label: Default::default() }],
-        tags: vec!["buyer".into()],
-        fields: [("budget".to_owned(), "450000".to_owned())].into(),
-        address: Some(Address {
-            city: Some("Chicago".into()),
-            state: Some("IL".into()),
-            zip: Some("60614".into()),
-            country: Some("US".into()),
-            ..Default::default()
-        }),
-        time_zone: None,
-    }
-}
-
-/// What a script sees for `input`, with the demo agent and the current time in the default zone.
-pub fn sample_inputs(
-    settings: &crate::config::Settings,
-    input: crate::contacts::model::ContactInput,
-) -> anyhow::Result<(crate::scripts::Inputs, jiff::ZonedDateTime)> {
-    use crate::accounts::model::{Agent, Country, LimitOverrides, Role, TeamRef, TimeZoneName};
-    use crate::scripts::context;
-    let country = Country::parse(&settings.defaults.country).map_err(anyhow::Error::msg)?;
-    let new = input
-        .validate(&country, crate::contacts::model::Source::Manual)
-        .map_err(|e| anyhow::anyhow!("the contact's {}: {}", e.field, e.reason))?;
-    let now = jiff::Timestamp::now();
-    let contact = crate::contacts::model::Contact {
-        id: 1,
-        first_name: new.first_name,
-        last_name: new.last_name,
-        email: new.email,
-        phones: new.phones,
-        tags: new.tags,
-        fields: new.fields,
-        address: new.address,
-        time_zone: new.time_zone,
-        source: new.source,
-        created_at: now,
-        updated_at: now,
-    };
-    let agent = Agent {
-        id: 1,
-        email: AGENT_EMAIL.into(),
-        name: "Alex Agent".into(),
-        role: Role::Agent,
-        team: Some(TeamRef { id: 1, name: TEAM.into() }),
-        country,
-        time_zone: TimeZoneName::parse(&settings.defaults.time_zone).map_err(anyhow::Error::msg)?,
-        sending_number: settings.twilio.sandbox_numbers.first().cloned(),
-        limits: LimitOverrides::default(),
-        created_at: now,
-        updated_at: now,
-    };
-    let zoned = context::agent_now(&agent, now);
-    let inputs = crate::scripts::Inputs {
-        contact: context::contact(&contact, None),
-        agent: context::agent(&agent),
-        now: context::now(&zoned),
-    };
-    Ok((inputs, zoned))
 }

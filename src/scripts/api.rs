@@ -42,7 +42,7 @@ async fn check_filter(state: &web::Data<AppState>, kind: Kind, compiled: Compile
     }
     let worker = state.clone();
     let verdict = web::block(move || -> anyhow::Result<Result<bool, ScriptError>> {
-        let (inputs, now) = crate::demo::sample_inputs(&worker.settings, crate::demo::sample_contact())?;
+        let (inputs, now) = super::sample::inputs(&worker.settings, super::sample::contact())?;
         Ok(worker.scripts.matches(&compiled, inputs, &now))
     })
     .await

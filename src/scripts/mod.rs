@@ -4,6 +4,7 @@
 pub mod api;
 pub mod context;
 pub mod engine;
+pub mod sample;
 pub mod store;
 
 use std::collections::HashMap;
