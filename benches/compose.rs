@@ -10,8 +10,8 @@ use std::time::Instant;
 use tidings::app::{self, AppState};
 use tidings::clock::SystemClock;
 use tidings::compose::quote::{self, QuoteRequest};
-use tidings::compose::segments;
 use tidings::config::Settings;
+use tidings::domain::segments;
 
 fn corpus() -> Vec<String> {
     let gsm = "Hi Jane, the open house at 1420 W Belmont is Sunday 1-3pm. Price just dropped to $489,000! Reply STOP to opt out.";

@@ -7,7 +7,7 @@ use std::time::Instant;
 use rhai::{Dynamic, Engine, Scope};
 use tidings::config::ScriptSettings;
 use tidings::contacts::model::{Address, Contact, Source};
-use tidings::contacts::phone::{self, Label};
+use tidings::domain::phone::{self, Label};
 use tidings::scripts::{Inputs, Kind, Scripts, context, template_source};
 
 const N: usize = 10_000;
@@ -25,7 +25,7 @@ fn contacts() -> Vec<Contact> {
             phones: vec![phone::parse(
                 &format!("312-555-{:04}", i % 10_000),
                 Label::Mobile,
-                tidings::contacts::phone::Id::US,
+                tidings::domain::phone::Id::US,
             )],
             tags: vec![["buyer", "seller", "sphere"][i % 3].into()],
             fields: [("budget".to_owned(), format!("{}", 300_000 + i))].into(),

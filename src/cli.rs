@@ -306,7 +306,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 fn quote(text: &str, json: bool, international: bool, mms: bool) -> ExitCode {
-    use crate::compose::{cost, segments};
+    use crate::compose::cost;
+    use crate::domain::segments;
     let seg = segments::segment(text);
     let price = cost::price(&seg, mms, international);
     let fixed = segments::with_replacements(text);

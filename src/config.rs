@@ -543,7 +543,7 @@ impl Settings {
             return Err(fail("twilio.api_key_secret", "api_key_sid and api_key_secret go together"));
         }
         for n in &self.twilio.sandbox_numbers {
-            if crate::contacts::phone::parse_e164(n).is_none() {
+            if crate::domain::phone::parse_e164(n).is_none() {
                 return Err(fail("twilio.sandbox_numbers", format!("`{n}` is not a valid E.164 number")));
             }
         }

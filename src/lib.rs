@@ -12,6 +12,7 @@ pub mod config;
 pub mod contacts;
 pub mod db;
 pub mod demo;
+pub mod domain;
 pub mod error;
 pub mod idempotency;
 pub mod limits;

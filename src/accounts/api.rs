@@ -131,7 +131,7 @@ async fn set_number(
     Authenticated(me): Authenticated,
     body: web::Json<NumberRequest>,
 ) -> ApiResult<HttpResponse> {
-    let number = crate::contacts::phone::parse_e164(&body.number).ok_or_else(|| {
+    let number = crate::domain::phone::parse_e164(&body.number).ok_or_else(|| {
         ApiError::invalid(
             "invalid_number",
             format!("`{}` is not a valid phone number in E.164 form.", body.number),

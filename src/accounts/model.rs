@@ -36,9 +36,9 @@ pub struct Country(String);
 impl Country {
     pub fn parse(s: &str) -> Result<Country, String> {
         let upper = s.trim().to_ascii_uppercase();
-        crate::contacts::phone::Id::from_str(&upper)
+        crate::domain::phone::Id::from_str(&upper)
             .ok()
-            .filter(|r| crate::contacts::phone::region_calling_code(*r).is_some())
+            .filter(|r| crate::domain::phone::region_calling_code(*r).is_some())
             .map(|_| Country(upper))
             .ok_or_else(|| format!("`{s}` is not an ISO 3166 alpha-2 country code such as US or GB"))
     }
@@ -47,8 +47,8 @@ impl Country {
         &self.0
     }
 
-    pub fn id(&self) -> crate::contacts::phone::Id {
-        crate::contacts::phone::Id::from_str(&self.0).unwrap_or(crate::contacts::phone::Id::US)
+    pub fn id(&self) -> crate::domain::phone::Id {
+        crate::domain::phone::Id::from_str(&self.0).unwrap_or(crate::domain::phone::Id::US)
     }
 }
 

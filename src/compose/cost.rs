@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::segments::{Encoding, Segmentation};
+use crate::domain::segments::{Encoding, Segmentation};
 
 /// Credits of an MMS, whatever its length or destination (R-COST-2).
 pub const MMS_CREDITS: u32 = 3;
@@ -62,8 +62,8 @@ pub fn mms_saving(p: &Price, seg: &Segmentation) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::segments::segment;
     use super::*;
+    use crate::domain::segments::segment;
 
     #[test]
     fn domestic_international_and_mms() {

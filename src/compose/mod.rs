@@ -3,4 +3,3 @@
 pub mod api;
 pub mod cost;
 pub mod quote;
-pub mod segments;

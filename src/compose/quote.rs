@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::cost::{self, CostError, Price};
-use super::segments::{self, Culprit, Encoding};
 use crate::accounts::model::Agent;
 use crate::app::AppState;
 use crate::contacts::model::Contact;
+use crate::domain::segments::{self, Culprit, Encoding};
 use crate::error::ApiError;
 use crate::limits::{self, Counters};
 use crate::scripts::{self, Compiled, Kind, ScriptError, context};
@@ -305,14 +305,14 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
     let sender = me.sending_number.clone();
     let sender_code = sender
         .as_deref()
-        .and_then(crate::contacts::phone::calling_code)
-        .or_else(|| crate::contacts::phone::region_calling_code(me.country.id()));
+        .and_then(crate::domain::phone::calling_code)
+        .or_else(|| crate::domain::phone::region_calling_code(me.country.id()));
     let sender_prefix = sender_code.map(|c| format!("+{c}"));
     let resolved: Vec<Result<String, (Status, String)>> = contacts
         .iter()
         .map(|c| match chosen.get(&c.id) {
             Some(pick) => {
-                let want = crate::contacts::phone::search_form(pick, me.country.id());
+                let want = crate::domain::phone::search_form(pick, me.country.id());
                 match c.phones.iter().find(|p| p.number == pick.trim() || (want.is_some() && p.e164 == want))
                 {
                     Some(p) if p.valid => Ok(p.e164.clone().unwrap_or_default()),

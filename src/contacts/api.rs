@@ -7,9 +7,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::model::{ContactInput, ContactPatch, Source};
-use super::{phone, store};
+use super::store;
 use crate::accounts::Authenticated;
 use crate::app::AppState;
+use crate::domain::phone;
 use crate::error::{ApiError, ApiResult};
 
 /// The largest CSV file accepted by the API.

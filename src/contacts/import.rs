@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::model::{Address, ContactInput, NewContact, PhoneInput, Source};
-use super::phone::Label;
 use crate::accounts::model::Country;
+use crate::domain::phone::Label;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Column {

@@ -3,7 +3,6 @@
 pub mod api;
 pub mod import;
 pub mod model;
-pub mod phone;
 pub mod reparse;
 pub mod store;
 

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::phone::{self, Label, Phone};
 use crate::accounts::double_option;
 use crate::accounts::model::{Country, Email, TimeZoneName};
+use crate::domain::phone::{self, Label, Phone};
 
 pub const MAX_PHONES: usize = 10;
 pub const MAX_TAGS: usize = 50;

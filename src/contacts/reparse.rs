@@ -6,7 +6,7 @@ use anyhow::Context;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use super::phone::{self, Label};
+use crate::domain::phone::{self, Label};
 
 /// A stored number whose reading changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -6,8 +6,8 @@ use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::model::{Address, Contact, NewContact, Source};
-use super::phone::{Label, Phone};
 use crate::db::{millis, timestamp};
+use crate::domain::phone::{Label, Phone};
 
 /// Prepared inserts, reused across the rows of an import.
 pub struct Writer<'c> {

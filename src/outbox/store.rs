@@ -106,7 +106,7 @@ pub fn queue(
 /// A message the dispatcher took to send.
 /// A text without limits or credits: a HELP answer, the team notice, the privacy text.
 pub fn uncounted(contact_id: i64, recipient: &str, body: String) -> Outgoing {
-    let seg = crate::compose::segments::segment(&body);
+    let seg = crate::domain::segments::segment(&body);
     Outgoing {
         contact_id,
         recipient: recipient.to_owned(),

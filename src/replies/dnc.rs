@@ -8,8 +8,8 @@ use serde_json::json;
 
 use crate::accounts::Admin;
 use crate::app::AppState;
-use crate::contacts::phone;
 use crate::db::{millis, timestamp};
+use crate::domain::phone;
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -105,7 +105,7 @@ async fn sandbox_reply(
     let to = me.sending_number.clone().ok_or_else(|| {
         ApiError::invalid("no_sending_number", "Pick a sending number first (PUT /v1/me/number).")
     })?;
-    let from = crate::contacts::phone::parse(&b.from, Default::default(), me.country.id());
+    let from = crate::domain::phone::parse(&b.from, Default::default(), me.country.id());
     let from = match (from.valid, from.e164) {
         (true, Some(e)) => e,
         _ => {
@@ -362,7 +362,7 @@ fn store_reply(
         Some(found) => found,
         None => {
             let lead = ContactInput {
-                first_name: Some(crate::contacts::phone::readable(&r.from, agent.country.id())),
+                first_name: Some(crate::domain::phone::readable(&r.from, agent.country.id())),
                 phones: vec![PhoneInput { number: r.from.clone(), label: Default::default() }],
                 tags: vec!["new-lead".into()],
                 ..Default::default()

@@ -298,7 +298,7 @@ async fn preview(
                 let outcome = match compiled.kind {
                     Kind::Template => state.scripts.render(&compiled, inputs, &now).map(|t| {
                         // What it costs as a domestic SMS (R-SCR-3); the quote prices the rest.
-                        let seg = crate::compose::segments::segment(&t);
+                        let seg = crate::domain::segments::segment(&t);
                         json!({"text": t, "encoding": seg.encoding, "segments": seg.segments, "credits": seg.segments})
                     }),
                     Kind::Filter => state.scripts.matches(&compiled, inputs, &now).map(|m| json!({"matches": m})),

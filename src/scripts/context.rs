@@ -5,7 +5,7 @@ use rhai::{Array, Dynamic, Map};
 
 use crate::accounts::model::Agent;
 use crate::contacts::model::Contact;
-use crate::contacts::phone::{Label, Phone};
+use crate::domain::phone::{Label, Phone};
 
 fn s(v: &str) -> Dynamic {
     Dynamic::from(v.to_owned())
