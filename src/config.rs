@@ -319,9 +319,9 @@ impl Default for PlanSettings {
 
 impl PlanSettings {
     /// The sending window; validated at start, so the fallbacks are never used.
-    pub fn window(&self) -> crate::plans::model::Window {
-        use crate::plans::model::parse_time;
-        crate::plans::model::Window {
+    pub fn window(&self) -> crate::geo::Window {
+        use crate::geo::parse_time;
+        crate::geo::Window {
             start: parse_time(&self.quiet_start).unwrap_or(jiff::civil::Time::constant(8, 0, 0, 0)),
             end: parse_time(&self.quiet_end).unwrap_or(jiff::civil::Time::constant(21, 0, 0, 0)),
         }
@@ -571,10 +571,7 @@ impl Settings {
         }
         self.validate_push().map_err(|(key, why)| fail(key, why))?;
         let pl = &self.plans;
-        match (
-            crate::plans::model::parse_time(&pl.quiet_start),
-            crate::plans::model::parse_time(&pl.quiet_end),
-        ) {
+        match (crate::geo::parse_time(&pl.quiet_start), crate::geo::parse_time(&pl.quiet_end)) {
             (Some(start), Some(end)) if start < end => {}
             _ => {
                 return Err(fail(

@@ -14,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod geo;
 pub mod idempotency;
 pub mod limits;
 pub mod ops;

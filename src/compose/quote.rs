@@ -548,7 +548,8 @@ pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest
         .zip(&contacts)
         .filter(|(l, _)| l.status == Status::Ok)
         .filter(|(l, c)| {
-            let (tz, _) = crate::plans::model::recipient_zone(c, l.number.as_deref(), me.time_zone.as_str());
+            let (tz, _) =
+                crate::geo::recipient_zone(&c.whereabouts(l.number.as_deref()), me.time_zone.as_str());
             !window.contains(when, &tz)
         })
         .count();

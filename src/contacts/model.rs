@@ -96,6 +96,17 @@ impl NewContact {
 }
 
 impl Contact {
+    /// What its time zone is guessed from (R-QH-1), with the number it is texted at.
+    pub fn whereabouts<'a>(&'a self, number: Option<&'a str>) -> crate::geo::Whereabouts<'a> {
+        crate::geo::Whereabouts {
+            time_zone: self.time_zone.as_deref(),
+            country: self.address.country.as_deref(),
+            state: self.address.state.as_deref(),
+            zip: self.address.zip.as_deref(),
+            number,
+        }
+    }
+
     pub fn sort_key(&self) -> String {
         sort_key(&self.first_name, &self.last_name, self.email.as_deref())
     }

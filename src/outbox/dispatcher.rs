@@ -316,7 +316,7 @@ async fn deliver(
     }
     // Quiet hours at the moment of sending, not only of queueing (R-QH-1).
     if let Some((close, open)) = m.quiet
-        && let Some(wait) = crate::plans::model::quiet_wait(close, open, now)
+        && let Some(wait) = crate::geo::quiet_wait(close, open, now)
     {
         return state.db.write(move |tx| store::hold_quiet(tx, id, wait, now)).await;
     }

@@ -6,12 +6,13 @@ use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::model::{PlanInput, Window, recipient_zone, step_at};
+use super::model::{PlanInput, Window, step_at};
 use super::store::{self, NewEnrollment, Plan};
 use crate::accounts::Authenticated;
 use crate::accounts::model::Agent;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::geo::recipient_zone;
 use crate::idempotency::{self, Key};
 use crate::scripts::Kind;
 
@@ -296,7 +297,7 @@ pub fn enroll_in(
         .iter()
         .map(|c| {
             let number = crate::scripts::context::resolved_number(&c.phones);
-            let (tz, how) = recipient_zone(c, number, me.time_zone.as_str());
+            let (tz, how) = recipient_zone(&c.whereabouts(number), me.time_zone.as_str());
             (tz, how, c.id)
         })
         .collect();

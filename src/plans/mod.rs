@@ -5,4 +5,3 @@ pub mod model;
 pub mod notices;
 pub mod scheduler;
 pub mod store;
-pub mod zones;

@@ -1,11 +1,11 @@
 //! Plans and their timing (R-PLAN-1, R-QH-1): steps, validation, when a step is due in the
 //! recipient's zone, and the quiet-hours window. Pure.
 
-use jiff::civil::{Date, Time};
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use crate::contacts::model::Contact;
+pub use crate::geo::{Window, parse_time};
 
 pub const MAX_STEPS: usize = 50;
 pub const MAX_DAY_OFFSET: u32 = 3_650;
@@ -49,15 +49,6 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Invalid {
     Invalid { field: field.into(), reason: reason.into() }
 }
 
-/// `HH:MM` (or `H:MM`) as a time of day.
-pub fn parse_time(s: &str) -> Option<Time> {
-    let (h, m) = s.trim().split_once(':')?;
-    if m.len() != 2 || h.is_empty() || h.len() > 2 {
-        return None;
-    }
-    Time::new(h.parse().ok()?, m.parse().ok()?, 0, 0).ok()
-}
-
 impl PlanInput {
     pub fn validate(&mut self) -> Result<(), Invalid> {
         self.name = self.name.trim().to_owned();
@@ -98,71 +89,6 @@ impl PlanInput {
     }
 }
 
-/// The hours automated texts may go out in, recipient-local (R-QH-1): `[start, end)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub start: Time,
-    pub end: Time,
-}
-
-impl Window {
-    pub fn contains(&self, ts: jiff::Timestamp, tz: &TimeZone) -> bool {
-        let t = ts.to_zoned_datetime(tz.clone()).time();
-        t >= self.start && t < self.end
-    }
-
-    /// The earliest instant at or after `ts` inside the window.
-    pub fn next_open(&self, ts: jiff::Timestamp, tz: &TimeZone) -> jiff::Timestamp {
-        let local = ts.to_zoned_datetime(tz.clone());
-        let t = local.time();
-        let day = if t < self.start {
-            local.date()
-        } else if t >= self.end {
-            local.date().tomorrow().unwrap_or(local.date())
-        } else {
-            return ts;
-        };
-        day.to_datetime(self.start).to_zoned_datetime(tz.clone()).map(|z| z.timestamp()).unwrap_or(ts)
-    }
-}
-
-impl Window {
-    /// While `now` is inside the window at `tz`: its close today and its next opening.
-    pub fn bounds(&self, now: jiff::Timestamp, tz: &TimeZone) -> Option<(jiff::Timestamp, jiff::Timestamp)> {
-        if !self.contains(now, tz) {
-            return None;
-        }
-        let close = now
-            .to_zoned_datetime(tz.clone())
-            .date()
-            .to_datetime(self.end)
-            .to_zoned_datetime(tz.clone())
-            .ok()?;
-        let close = close.timestamp();
-        Some((close, self.next_open(close, tz)))
-    }
-}
-
-/// For an automated text whose window closes at `close` and opens again at `open`: `None` when
-/// `now` is inside a window (the same hours on any later day), else when to try again and that
-/// window's close and next opening. Days are 24 hours here: an hour off across a DST change.
-pub fn quiet_wait(
-    close: jiff::Timestamp,
-    open: jiff::Timestamp,
-    now: jiff::Timestamp,
-) -> Option<(jiff::Timestamp, jiff::Timestamp, jiff::Timestamp)> {
-    if now < close {
-        return None;
-    }
-    let day = jiff::SignedDuration::from_hours(24);
-    let (mut close, mut open) = (close, open);
-    while close <= now {
-        (close, open) = (close + day, open + day);
-    }
-    let start = open - day;
-    if now >= start { None } else { Some((start, close, open)) }
-}
-
 /// When a step is due: its day and time in the recipient's zone, moved into the window.
 pub fn step_at(enrolled_on: Date, step: &Step, tz: &TimeZone, window: &Window) -> jiff::Timestamp {
     let day = enrolled_on.checked_add(jiff::Span::new().days(step.day_offset as i64)).unwrap_or(enrolled_on);
@@ -175,34 +101,10 @@ pub fn step_at(enrolled_on: Date, step: &Step, tz: &TimeZone, window: &Window) -
     window.next_open(at, tz)
 }
 
-/// The recipient's zone (R-QH-1): the contact's own, else from its address (US state, then ZIP),
-/// else from the area code of its number, else the agent's; with where it came from.
-pub fn recipient_zone(contact: &Contact, number: Option<&str>, agent_zone: &str) -> (TimeZone, &'static str) {
-    let get = |name: &str| TimeZone::get(name).ok();
-    if let Some(tz) = contact.time_zone.as_deref().and_then(get) {
-        return (tz, "contact");
-    }
-    let a = &contact.address;
-    let us = a.country.as_deref().is_none_or(|c| matches!(c.to_ascii_uppercase().as_str(), "US" | "CA"));
-    if us {
-        if let Some(tz) = a.state.as_deref().and_then(super::zones::state_zone).and_then(get) {
-            return (tz, "state");
-        }
-        if let Some(tz) = a.zip.as_deref().and_then(super::zones::zip_zone).and_then(get) {
-            return (tz, "zip");
-        }
-    }
-    let npa = number.and_then(|n| n.strip_prefix("+1")).and_then(|n| n.get(..3)).and_then(|n| n.parse().ok());
-    if let Some(tz) = npa.and_then(super::zones::area_code_zone).and_then(get) {
-        return (tz, "area_code");
-    }
-    (get(agent_zone).unwrap_or(TimeZone::UTC), "agent")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jiff::civil::date;
+    use jiff::civil::{Time, date};
 
     fn window() -> Window {
         Window { start: Time::constant(8, 0, 0, 0), end: Time::constant(21, 0, 0, 0) }
@@ -253,58 +155,5 @@ mod tests {
         assert_eq!(early.to_zoned_datetime(chicago.clone()).time(), Time::constant(8, 0, 0, 0));
         assert!(window().contains(early, &chicago));
         assert!(!window().contains(late - jiff::SignedDuration::from_mins(1), &chicago));
-    }
-
-    #[test]
-    fn a_text_past_its_window_waits_for_the_next_opening() {
-        let chicago = TimeZone::get("America/Chicago").unwrap();
-        let noon = at("2027-01-05T18:00:00Z");
-        let (close, open) = window().bounds(noon, &chicago).unwrap();
-        assert_eq!((close, open), (at("2027-01-06T03:00:00Z"), at("2027-01-06T14:00:00Z")));
-        assert_eq!(window().bounds(at("2027-01-06T04:00:00Z"), &chicago), None);
-        assert_eq!(quiet_wait(close, open, at("2027-01-06T02:59:00Z")), None, "still open");
-        assert_eq!(
-            quiet_wait(close, open, at("2027-01-06T03:30:00Z")),
-            Some((open, at("2027-01-07T03:00:00Z"), at("2027-01-07T14:00:00Z")))
-        );
-        assert_eq!(quiet_wait(close, open, at("2027-01-06T15:00:00Z")), None, "open again the next day");
-        assert_eq!(
-            quiet_wait(close, open, at("2027-01-07T05:00:00Z")).map(|w| w.0),
-            Some(at("2027-01-07T14:00:00Z"))
-        );
-    }
-
-    fn at(s: &str) -> jiff::Timestamp {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn the_zone_comes_from_the_contact_then_address_then_area_code_then_agent() {
-        let mut c = Contact {
-            id: 1,
-            first_name: "Ann".into(),
-            last_name: String::new(),
-            email: None,
-            phones: vec![],
-            tags: vec![],
-            fields: Default::default(),
-            address: Default::default(),
-            time_zone: None,
-            source: crate::contacts::model::Source::Manual,
-            created_at: jiff::Timestamp::UNIX_EPOCH,
-            updated_at: jiff::Timestamp::UNIX_EPOCH,
-        };
-        let zone = |c: &Contact, n| {
-            let (tz, how) = recipient_zone(c, n, "America/New_York");
-            (tz.iana_name().unwrap_or_default().to_owned(), how)
-        };
-        assert_eq!(zone(&c, None), ("America/New_York".into(), "agent"));
-        assert_eq!(zone(&c, Some("+14155552671")), ("America/Los_Angeles".into(), "area_code"));
-        c.address.zip = Some("80202".into());
-        assert_eq!(zone(&c, Some("+14155552671")), ("America/Denver".into(), "zip"));
-        c.address.state = Some("AZ".into());
-        assert_eq!(zone(&c, Some("+14155552671")), ("America/Phoenix".into(), "state"));
-        c.time_zone = Some("Pacific/Honolulu".into());
-        assert_eq!(zone(&c, Some("+14155552671")), ("Pacific/Honolulu".into(), "contact"));
     }
 }

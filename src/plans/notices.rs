@@ -5,9 +5,10 @@
 
 use rusqlite::Connection;
 
-use super::model::{Window, recipient_zone};
+use super::model::Window;
 use super::store;
 use crate::accounts::model::Agent;
+use crate::geo::recipient_zone;
 use crate::outbox::store::{queue_uncounted, uncounted};
 
 /// The exact text of the next day (R-TEAM-1).
@@ -21,7 +22,7 @@ pub fn contact_zone(
     number: &str,
 ) -> anyhow::Result<jiff::tz::TimeZone> {
     Ok(crate::contacts::store::get(conn, agent.id, contact_id)?
-        .map(|c| recipient_zone(&c, Some(number), agent.time_zone.as_str()).0)
+        .map(|c| recipient_zone(&c.whereabouts(Some(number)), agent.time_zone.as_str()).0)
         .unwrap_or(jiff::tz::TimeZone::UTC))
 }
 

@@ -362,7 +362,9 @@ fn run_send(
     for l in q.lines.iter().filter(|l| l.status == Status::Ok) {
         let tz = contacts
             .get(&l.contact_id)
-            .map(|c| super::model::recipient_zone(c, l.number.as_deref(), agent.time_zone.as_str()).0)
+            .map(|c| {
+                crate::geo::recipient_zone(&c.whereabouts(l.number.as_deref()), agent.time_zone.as_str()).0
+            })
             .unwrap_or(TimeZone::UTC);
         if let Some(bounds) = window.bounds(now, &tz) {
             open_now.insert(l.contact_id, bounds);
