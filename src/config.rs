@@ -547,9 +547,9 @@ impl Settings {
                 return Err(fail("twilio.sandbox_numbers", format!("`{n}` is not a valid E.164 number")));
             }
         }
-        crate::accounts::model::Country::parse(&self.defaults.country)
+        crate::domain::values::Country::parse(&self.defaults.country)
             .map_err(|e| fail("defaults.country", e))?;
-        crate::accounts::model::TimeZoneName::parse(&self.defaults.time_zone)
+        crate::domain::values::TimeZoneName::parse(&self.defaults.time_zone)
             .map_err(|e| fail("defaults.time_zone", e))?;
         let se = &self.sending;
         if [se.long_code, se.toll_free, se.short_code, se.ten_dlc, se.account_per_second].contains(&0)

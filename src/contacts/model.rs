@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::double_option;
-use crate::accounts::model::{Country, Email, TimeZoneName};
 use crate::domain::phone::{self, Label, Phone};
+use crate::domain::values::{Country, Email, TimeZoneName};
 
 pub const MAX_PHONES: usize = 10;
 pub const MAX_TAGS: usize = 50;
