@@ -254,6 +254,14 @@ impl Default for ApnsSettings {
 }
 
 impl ApnsSettings {
+    /// The .p8 key as jsonwebtoken signs with it, read here so a bad key stops the start.
+    pub fn signing_key(&self) -> anyhow::Result<jsonwebtoken::EncodingKey> {
+        use secrecy::ExposeSecret;
+        let pem = self.key.as_ref().context("no key")?;
+        jsonwebtoken::EncodingKey::from_ec_pem(pem.expose_secret().trim().as_bytes())
+            .map_err(|_| anyhow::anyhow!("not a PEM EC (P-256) private key as Apple's .p8 files hold"))
+    }
+
     pub fn configured(&self) -> bool {
         self.key.is_some()
     }
@@ -271,6 +279,24 @@ pub struct FcmSettings {
 impl Default for FcmSettings {
     fn default() -> Self {
         Self { service_account: None, base_url: "https://fcm.googleapis.com".into() }
+    }
+}
+
+impl FcmSettings {
+    /// The service account and its project id, read here so a bad account stops the start.
+    pub fn service_account(&self) -> anyhow::Result<(gcp_auth::CustomServiceAccount, String)> {
+        use secrecy::ExposeSecret;
+        #[derive(Deserialize)]
+        struct AccountFile {
+            project_id: String,
+        }
+        let text = self.service_account.as_ref().context("no service account")?.expose_secret();
+        let file: AccountFile = serde_json::from_str(text)
+            .map_err(|_| anyhow::anyhow!("not a service-account JSON with a project_id"))?;
+        // gcp_auth's errors never quote the key.
+        let account =
+            gcp_auth::CustomServiceAccount::from_json(text).context("not a usable service-account JSON")?;
+        Ok((account, file.project_id))
     }
 }
 
@@ -601,7 +627,7 @@ impl Settings {
             if let Some((key, _)) = missing {
                 return Err((key, "APNs needs key_id, team_id and topic with its key".into()));
             }
-            crate::push::apns::signing_key(a).map_err(|e| ("apns.key", e.to_string()))?;
+            a.signing_key().map_err(|e| ("apns.key", e.to_string()))?;
         } else if a.key_id.is_some() || a.team_id.is_some() {
             return Err((
                 "apns.key",
@@ -611,8 +637,8 @@ impl Settings {
         for (key, url) in [("apns.base_url", &a.base_url), ("apns.sandbox_base_url", &a.sandbox_base_url)] {
             reqwest::Url::parse(url).map_err(|e| (key, format!("not a URL ({e})")))?;
         }
-        if let Some(sa) = &self.fcm.service_account {
-            crate::push::fcm::service_account(sa).map_err(|e| ("fcm.service_account", format!("{e:#}")))?;
+        if self.fcm.service_account.is_some() {
+            self.fcm.service_account().map_err(|e| ("fcm.service_account", format!("{e:#}")))?;
         }
         reqwest::Url::parse(&self.fcm.base_url).map_err(|e| ("fcm.base_url", format!("not a URL ({e})")))?;
         if self.push.concurrency == 0 || self.push.max_attempts == 0 || self.push.timeout_ms == 0 {

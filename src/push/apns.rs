@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -42,13 +41,6 @@ struct Refusal {
     reason: String,
 }
 
-/// The `.p8` key as an ES256 signing key (also used to validate the configuration).
-pub fn signing_key(s: &ApnsSettings) -> anyhow::Result<EncodingKey> {
-    let pem = s.key.as_ref().context("no key")?;
-    EncodingKey::from_ec_pem(pem.expose_secret().trim().as_bytes())
-        .map_err(|_| anyhow::anyhow!("not a PEM EC (P-256) private key as Apple's .p8 files hold"))
-}
-
 impl Apns {
     /// `None` when APNs is not configured.
     pub fn new(s: &ApnsSettings, p: &PushSettings) -> anyhow::Result<Option<Apns>> {
@@ -77,7 +69,7 @@ impl Apns {
             topic: text(&s.topic),
             key_id: text(&s.key_id),
             team_id: text(&s.team_id),
-            key: signing_key(s)?,
+            key: s.signing_key()?,
             token: Mutex::new(None),
         }))
     }

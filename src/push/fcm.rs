@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use gcp_auth::{CustomServiceAccount, TokenProvider};
-use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -22,11 +21,6 @@ pub struct Fcm {
     /// gcp_auth caches the token but does not stop concurrent first callers from each asking
     /// for one: asking goes one at a time.
     asking: tokio::sync::Mutex<()>,
-}
-
-#[derive(Deserialize)]
-struct AccountFile {
-    project_id: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -51,21 +45,13 @@ struct ErrorDetail {
     error_code: Option<String>,
 }
 
-/// The service account and its project id (also used to validate the configuration).
-pub fn service_account(json: &SecretString) -> anyhow::Result<(CustomServiceAccount, String)> {
-    let text = json.expose_secret();
-    let file: AccountFile = serde_json::from_str(text)
-        .map_err(|_| anyhow::anyhow!("not a service-account JSON with a project_id"))?;
-    // gcp_auth's errors never quote the key.
-    let account = CustomServiceAccount::from_json(text).context("not a usable service-account JSON")?;
-    Ok((account, file.project_id))
-}
-
 impl Fcm {
     /// `None` when FCM is not configured.
     pub fn new(s: &FcmSettings, p: &PushSettings) -> anyhow::Result<Option<Fcm>> {
-        let Some(json) = &s.service_account else { return Ok(None) };
-        let (account, project) = service_account(json)?;
+        if s.service_account.is_none() {
+            return Ok(None);
+        }
+        let (account, project) = s.service_account()?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("tidings/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
