@@ -39,7 +39,7 @@ pub struct AppState {
 impl AppState {
     /// Opens the database (running migrations) and builds the providers.
     pub async fn new(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
-        let db = Db::open(
+        let db = crate::schema::open(
             &settings.database.path,
             settings.database.pool_size,
             Duration::from_millis(settings.database.busy_timeout_ms),

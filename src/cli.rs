@@ -202,10 +202,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             let path = settings.database.path.clone();
             let ran = tokio::task::spawn_blocking(move || {
                 let mut conn = crate::db::open(&path, Duration::from_secs(5))?;
-                crate::db::migrate(&mut conn, &path)
+                crate::schema::migrate(&mut conn, &path)
             })
             .await??;
-            println!("schema version {} ({ran} migration(s) applied)", crate::db::schema_version());
+            println!("schema version {} ({ran} migration(s) applied)", crate::schema::version());
             Ok(ExitCode::SUCCESS)
         }
         Command::Agent { command: AgentCommand::Add { email, name, role, team, country, time_zone } } => {
@@ -257,7 +257,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             let path = settings.database.path.clone();
             let changes = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let mut conn = crate::db::open(&path, Duration::from_secs(30))?;
-                crate::db::migrate(&mut conn, &path)?;
+                crate::schema::migrate(&mut conn, &path)?;
                 // Read without holding the write lock (the daemon may be running), then write in
                 // one short transaction that leaves alone any number changed meanwhile.
                 let changes = crate::contacts::reparse::changes(&conn)?;

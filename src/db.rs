@@ -1,42 +1,14 @@
-//! The database: a pool of SQLite connections with the PRAGMAs every connection needs, embedded
-//! forward-only migrations, and the two ways features touch it: `read` and `write` (a
-//! `BEGIN IMMEDIATE` transaction). Both run on the blocking pool, never on an actix worker.
+//! The database: a pool of SQLite connections with the PRAGMAs every connection needs, and the
+//! two ways features touch it: `read` and `write` (a `BEGIN IMMEDIATE` transaction). Both run on
+//! the blocking pool, never on an actix worker. The migrations are `schema`'s (they name feature
+//! hooks, which this base module may not).
 
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use deadpool_sqlite::{Config, Hook, HookError, Pool, PoolConfig, Runtime};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
-use rusqlite_migration::{M, Migrations};
-
-/// Embedded migrations, applied in order, one transaction each; never edited once released.
-fn migrations() -> Vec<M<'static>> {
-    vec![
-        M::up(include_str!("../migrations/0001_foundation.sql")),
-        M::up(include_str!("../migrations/0002_scripts.sql")),
-        M::up(include_str!("../migrations/0003_compose.sql")),
-        M::up(include_str!("../migrations/0004_outbox.sql")),
-        M::up(include_str!("../migrations/0005_media.sql")),
-        M::up(include_str!("../migrations/0006_consent.sql")),
-        M::up(include_str!("../migrations/0007_inbound.sql")),
-        M::up(include_str!("../migrations/0008_push.sql")),
-        M::up(include_str!("../migrations/0009_unread.sql")),
-        M::up(include_str!("../migrations/0010_plans.sql")),
-        M::up(include_str!("../migrations/0011_unread_counter.sql")),
-        M::up_with_hook(
-            include_str!("../migrations/0012_exactly_once.sql"),
-            crate::contacts::reparse::migration_hook,
-        ),
-        M::up_with_hook(include_str!("../migrations/0013_search.sql"), crate::contacts::store::resort_hook),
-        M::up(include_str!("../migrations/0014_search_triggers.sql")),
-    ]
-}
-
-/// The schema version this binary writes.
-pub fn schema_version() -> usize {
-    migrations().len()
-}
 
 /// Prepared statements each connection keeps.
 const STATEMENT_CACHE: usize = 128;
@@ -64,24 +36,6 @@ pub fn open(path: &Path, busy_timeout: Duration) -> anyhow::Result<Connection> {
 pub fn stored_version(conn: &Connection) -> anyhow::Result<usize> {
     let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     Ok(usize::try_from(v).unwrap_or(0))
-}
-
-/// Brings the schema up to date; refuses a database written by a newer binary.
-/// Returns how many migrations ran.
-pub fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<usize> {
-    let stored = stored_version(conn)?;
-    if stored > schema_version() {
-        bail!(
-            "the database {} has schema version {stored}, written by a newer tidings; this binary knows \
-             up to version {}. Run the newer tidings, or restore a backup taken before the upgrade.",
-            path.display(),
-            schema_version()
-        );
-    }
-    Migrations::new(migrations())
-        .to_latest(conn)
-        .with_context(|| format!("migrating the database {}", path.display()))?;
-    Ok(schema_version() - stored)
 }
 
 /// The shared pool. Cloning is cheap.
@@ -125,22 +79,8 @@ pub fn is_storage_failure(e: &anyhow::Error) -> bool {
 }
 
 impl Db {
-    /// Opens the pool, running migrations first.
-    pub async fn open(path: &Path, pool_size: usize, busy_timeout: Duration) -> anyhow::Result<Db> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the database folder {}", dir.display()))?;
-        }
-        let owned = path.to_path_buf();
-        let ran = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
-            let mut conn = open(&owned, busy_timeout)?;
-            migrate(&mut conn, &owned)
-        })
-        .await
-        .context("migration task")??;
-        if ran > 0 {
-            tracing::info!(migrations = ran, version = schema_version(), "database migrated");
-        }
+    /// Opens the pool on a database already migrated (`schema::open` migrates, then calls this).
+    pub async fn connect(path: &Path, pool_size: usize, busy_timeout: Duration) -> anyhow::Result<Db> {
         let mut cfg = Config::new(path);
         cfg.pool = Some(PoolConfig::new(pool_size));
         let pool = cfg
@@ -254,24 +194,13 @@ pub fn timestamp(ms: i64) -> jiff::Timestamp {
 mod tests {
     use super::*;
 
-    #[test]
-    fn migrations_are_valid_and_run_once() {
-        Migrations::new(migrations()).validate().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let mut conn = open(&path, Duration::from_secs(1)).unwrap();
-        assert_eq!(migrate(&mut conn, &path).unwrap(), schema_version());
-        assert_eq!(migrate(&mut conn, &path).unwrap(), 0);
-        assert_eq!(stored_version(&conn).unwrap(), schema_version());
-    }
-
     /// Under a steady write load the WAL starts over after each checkpoint instead of growing:
     /// 20 rounds of 200 writes of 4 KB (16 MB in all), each round checkpointed while it writes.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_starts_over_under_a_steady_write_load() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let db = Db::open(&path, 4, Duration::from_secs(5)).await.unwrap();
+        let db = Db::connect(&path, 4, Duration::from_secs(5)).await.unwrap();
         db.write(|tx| Ok(tx.execute_batch("CREATE TABLE blobs (b BLOB)")?)).await.unwrap();
         let write = |db: Db| async move {
             for _ in 0..200 {
@@ -287,55 +216,5 @@ mod tests {
             largest = largest.max(std::fs::metadata(dir.path().join("t.db-wal")).unwrap().len());
         }
         assert!(largest < 8 << 20, "the WAL grew to {largest} bytes for 16 MB written");
-    }
-
-    /// Migrations 13 and 14 on a database written before them: old sort keys are written anew
-    /// and every contact is found by name, including by a later word.
-    #[test]
-    fn contacts_stored_before_migration_13_are_resorted_and_found() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let mut conn = open(&path, Duration::from_secs(1)).unwrap();
-        Migrations::new(migrations()).to_version(&mut conn, 12).unwrap();
-        conn.execute_batch(
-            "INSERT INTO agents (email, name, password_hash, role, country, time_zone, created_at, updated_at)
-                 VALUES ('a@b.co', 'A', 'x', 'agent', 'US', 'UTC', 0, 0);
-             INSERT INTO contacts (agent_id, first_name, last_name, email, source, fields, sort_key, created_at, updated_at)
-                 VALUES (1, 'José', 'Ávila', 'jose.avila7@example.com', 'manual', '{}', 'Ávila josé jose.avila7@example.com', 0, 0),
-                        (1, 'Ann', 'Baker', NULL, 'manual', '{}', 'baker ann', 0, 0);",
-        )
-        .unwrap();
-        migrate(&mut conn, &path).unwrap();
-        let key: String =
-            conn.query_row("SELECT sort_key FROM contacts WHERE id = 1", [], |r| r.get(0)).unwrap();
-        assert_eq!(key, "avila jose 7");
-        let found = |words: &[&str]| {
-            let search = crate::contacts::store::Search {
-                words: words.iter().map(|w| w.to_string()).collect(),
-                ..Default::default()
-            };
-            let (page, _) = crate::contacts::store::list(&conn, 1, &search, None, 10).unwrap();
-            page.into_iter().map(|c| c.first_name).collect::<Vec<_>>()
-        };
-        assert_eq!(found(&["avi"]), ["José"]);
-        assert_eq!(found(&["jos"]), ["José"], "a later word, through the full-text index");
-        assert_eq!(found(&["ann"]), ["Ann"]);
-        assert_eq!(found(&[]), ["José", "Ann"]);
-        // The triggers keep the index in step from here on.
-        conn.execute("UPDATE contacts SET first_name = 'Anna', sort_key = 'baker anna' WHERE id = 2", [])
-            .unwrap();
-        assert_eq!(found(&["anna"]), ["Anna"]);
-        conn.execute("DELETE FROM contacts WHERE id = 1", []).unwrap();
-        assert!(found(&["jos"]).is_empty());
-    }
-
-    #[test]
-    fn a_newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let mut conn = open(&path, Duration::from_secs(1)).unwrap();
-        conn.pragma_update(None, "user_version", schema_version() as i64 + 1).unwrap();
-        let err = migrate(&mut conn, &path).unwrap_err().to_string();
-        assert!(err.contains("newer tidings"), "{err}");
     }
 }

@@ -23,5 +23,6 @@ pub mod plans;
 pub mod push;
 pub mod replies;
 pub mod retry;
+pub mod schema;
 pub mod scripts;
 pub mod twilio;

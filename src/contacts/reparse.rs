@@ -100,7 +100,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let mut conn = crate::db::open(&path, std::time::Duration::from_secs(1)).unwrap();
-        crate::db::migrate(&mut conn, &path).unwrap();
+        crate::schema::migrate(&mut conn, &path).unwrap();
         conn.execute_batch(
             "INSERT INTO agents (email, name, password_hash, role, country, time_zone, created_at, updated_at)
                  VALUES ('a@b.co', 'A', 'x', 'agent', 'US', 'UTC', 0, 0);

@@ -50,10 +50,10 @@ async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
             "Writes to the database are failing (disk full or I/O errors); see the log.",
         ));
     }
-    if version != crate::db::schema_version() {
+    if version != crate::schema::version() {
         return Err(ApiError::unavailable(
             "schema_not_current",
-            format!("The database schema is {version}; this binary needs {}.", crate::db::schema_version()),
+            format!("The database schema is {version}; this binary needs {}.", crate::schema::version()),
         ));
     }
     Ok(HttpResponse::Ok().json(json!({ "status": "ready", "schema_version": version })))

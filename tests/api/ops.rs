@@ -9,7 +9,7 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(app.get("/healthz", "").await.status(), StatusCode::OK);
     let ready: Value = app.get("/readyz", "").await.json().await.unwrap();
     assert_eq!(ready["status"], "ready");
-    assert_eq!(ready["schema_version"], tidings::db::schema_version());
+    assert_eq!(ready["schema_version"], tidings::schema::version());
     app.get("/v1/me", &app.admin_token).await;
     let res = app.get("/metrics", "").await;
     assert_eq!(res.status(), StatusCode::OK);

@@ -22,7 +22,7 @@ async fn a_restart_keeps_all_data_and_migrations_run_once() {
     assert_eq!(list["items"][0]["phones"][0]["e164"], "+13125550130");
     let version: i64 =
         app.state.db.read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?)).await.unwrap();
-    assert_eq!(version as usize, tidings::db::schema_version());
+    assert_eq!(version as usize, tidings::schema::version());
     let journal: String =
         app.state.db.read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?)).await.unwrap();
     assert_eq!(journal, "wal");
