@@ -78,9 +78,19 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
     let state = web::Data::new(state);
     crate::ops::prometheus();
     let data = state.clone();
+    // Each dependency is its own web::Data too, so a handler names only what it uses (issue 13:
+    // handlers move off AppState one feature at a time).
+    let (db, clock, settings) = (
+        web::Data::new(state.db.clone()),
+        web::Data::from(state.clock.clone()),
+        web::Data::from(state.settings.clone()),
+    );
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(db.clone())
+            .app_data(clock.clone())
+            .app_data(settings.clone())
             .app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(extractors::json))
             .app_data(web::QueryConfig::default().error_handler(extractors::query))
             .app_data(web::PathConfig::default().error_handler(extractors::path))

@@ -16,8 +16,9 @@ use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
 
-use crate::app::AppState;
+use crate::clock::Clock;
 use crate::config::{AuthSettings, DefaultSettings};
+use crate::db::Db;
 use crate::error::ApiError;
 use model::{Agent, Limits, TeamRef};
 
@@ -78,16 +79,18 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-async fn authenticate(state: web::Data<AppState>, token: Option<String>) -> Result<Agent, ApiError> {
+/// What the extractors need: the database and the clock.
+type Deps = (web::Data<Db>, web::Data<dyn Clock>);
+
+async fn authenticate((db, clock): Deps, token: Option<String>) -> Result<Agent, ApiError> {
     let token =
         token.ok_or_else(|| ApiError::unauthorized("Log in and send `Authorization: Bearer <token>`."))?;
     if !tokens::well_formed(&token) {
         return Err(ApiError::unauthorized("The bearer token is not valid."));
     }
     let hash = tokens::digest(&token);
-    let now = state.clock.now();
-    let found = state
-        .db
+    let now = clock.now();
+    let found = db
         .read(move |c| {
             let Some((stored, agent_id, expires)) = store::session(c, &hash)? else { return Ok(None) };
             if !tokens::matches(&hash, &stored) {
@@ -108,10 +111,11 @@ async fn authenticate(state: web::Data<AppState>, token: Option<String>) -> Resu
     }
 }
 
-fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
-    req.app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))
+fn deps_of(req: &HttpRequest) -> Result<Deps, ApiError> {
+    let missing = || ApiError::internal(anyhow::anyhow!("the database or the clock is not registered"));
+    let db = req.app_data::<web::Data<Db>>().cloned().ok_or_else(missing)?;
+    let clock = req.app_data::<web::Data<dyn Clock>>().cloned().ok_or_else(missing)?;
+    Ok((db, clock))
 }
 
 impl FromRequest for Authenticated {
@@ -119,9 +123,9 @@ impl FromRequest for Authenticated {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = state_of(req);
+        let deps = deps_of(req);
         let token = bearer(req).map(str::to_owned);
-        Box::pin(async move { authenticate(state?, token).await.map(Authenticated) })
+        Box::pin(async move { authenticate(deps?, token).await.map(Authenticated) })
     }
 }
 
@@ -130,10 +134,10 @@ impl FromRequest for Admin {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = state_of(req);
+        let deps = deps_of(req);
         let token = bearer(req).map(str::to_owned);
         Box::pin(async move {
-            let agent = authenticate(state?, token).await?;
+            let agent = authenticate(deps?, token).await?;
             if agent.is_admin() { Ok(Admin(agent)) } else { Err(ApiError::forbidden("This needs an admin.")) }
         })
     }

@@ -5,17 +5,24 @@ use serde_json::json;
 
 use super::{Counters, agent_periods, store};
 use crate::accounts::Authenticated;
-use crate::app::AppState;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
 use crate::error::ApiResult;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/limits", web::get().to(limits));
 }
 
-async fn limits(state: web::Data<AppState>, Authenticated(me): Authenticated) -> ApiResult<HttpResponse> {
-    let p = agent_periods(&me, state.clock.now());
+async fn limits(
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    settings: web::Data<Settings>,
+    Authenticated(me): Authenticated,
+) -> ApiResult<HttpResponse> {
+    let p = agent_periods(&me, clock.now());
     let (id, periods) = (me.id, p.clone());
-    let usage = state.db.read(move |c| store::usage(c, id, &periods)).await?;
-    let counters = Counters::new(usage, me.effective_limits(&state.settings.defaults), &p, None);
+    let usage = db.read(move |c| store::usage(c, id, &periods)).await?;
+    let counters = Counters::new(usage, me.effective_limits(&settings.defaults), &p, None);
     Ok(HttpResponse::Ok().json(json!({ "time_zone": me.time_zone.as_str(), "limits": counters })))
 }
