@@ -20,8 +20,7 @@ use crate::error::{ApiError, extractors};
 use crate::scripts::Scripts;
 use crate::twilio::SmsProvider;
 
-/// The largest JSON body any endpoint accepts.
-pub const MAX_JSON_BYTES: usize = 256 * 1024;
+pub use crate::ops::MAX_JSON_BYTES;
 
 /// What every handler and worker shares.
 pub struct AppState {

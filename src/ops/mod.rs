@@ -10,8 +10,11 @@ use actix_web::{HttpResponse, web};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+
+/// The largest JSON body any endpoint accepts.
+pub const MAX_JSON_BYTES: usize = 256 * 1024;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
@@ -41,11 +44,11 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let version = state.db.read(crate::db::stored_version).await.map_err(|e| {
+async fn readyz(db: web::Data<Db>) -> ApiResult<HttpResponse> {
+    let version = db.read(crate::db::stored_version).await.map_err(|e| {
         ApiError::unavailable("database_unavailable", format!("The database is not reachable: {e:#}."))
     })?;
-    if state.db.writes_failing() {
+    if db.writes_failing() {
         return Err(ApiError::storage_unavailable(
             "Writes to the database are failing (disk full or I/O errors); see the log.",
         ));
@@ -85,7 +88,7 @@ pub async fn limit_uri(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
-/// Reads a small body (a known length up to [`crate::app::MAX_JSON_BYTES`]) before the handler
+/// Reads a small body (a known length up to [`MAX_JSON_BYTES`]) before the handler
 /// runs and hands it on: actix closes the connection after an answer given before the body was
 /// read (a `401` before the JSON extractor, a `404`), and a client would pay a new connection for
 /// each error.
@@ -97,7 +100,7 @@ pub async fn read_small_bodies(
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        .is_some_and(|n| n > 0 && n <= crate::app::MAX_JSON_BYTES);
+        .is_some_and(|n| n > 0 && n <= MAX_JSON_BYTES);
     if small {
         use actix_web::HttpMessage as _;
         use futures_util::StreamExt as _;

@@ -2,11 +2,12 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::store;
 use crate::accounts::Authenticated;
-use crate::app::AppState;
+use crate::clock::Clock;
+use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -53,7 +54,8 @@ fn check_token(platform: Platform, token: &str) -> Result<(), ApiError> {
 }
 
 async fn register(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
     Authenticated(me): Authenticated,
     body: web::Json<Registration>,
 ) -> ApiResult<HttpResponse> {
@@ -65,52 +67,30 @@ async fn register(
         Environment::Sandbox => "sandbox",
         Environment::Production => "production",
     };
-    let now = state.clock.now();
-    let device =
-        state.db.write(move |tx| store::register(tx, me.id, platform, &token, environment, now)).await?;
+    let now = clock.now();
+    let device = db.write(move |tx| store::register(tx, me.id, platform, &token, environment, now)).await?;
     Ok(HttpResponse::Created().json(device))
 }
 
-async fn list(state: web::Data<AppState>, Authenticated(me): Authenticated) -> ApiResult<HttpResponse> {
-    let items = state.db.read(move |c| store::list(c, me.id)).await?;
+async fn list(db: web::Data<Db>, Authenticated(me): Authenticated) -> ApiResult<HttpResponse> {
+    let items = db.read(move |c| store::list(c, me.id)).await?;
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
 
 async fn remove(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner().0;
-    if state.db.write(move |tx| store::remove(tx, me.id, id)).await? {
+    if db.write(move |tx| store::remove(tx, me.id, id)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found("device"))
     }
 }
 
-async fn sandbox_pushes(
-    state: web::Data<AppState>,
-    Authenticated(me): Authenticated,
-) -> ApiResult<HttpResponse> {
-    let items = state
-        .db
-        .read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT s.platform, s.token, s.payload, s.created_at FROM sandbox_pushes s
-                 JOIN devices d ON d.platform = s.platform AND d.token = s.token
-                 WHERE d.agent_id = ?1 ORDER BY s.id DESC LIMIT 200",
-            )?;
-            let rows = stmt.query_map([me.id], |r| {
-                let payload: String = r.get(2)?;
-                Ok(json!({
-                    "platform": r.get::<_, String>(0)?, "token": r.get::<_, String>(1)?,
-                    "payload": serde_json::from_str::<Value>(&payload).unwrap_or_default(),
-                    "created_at": crate::db::timestamp(r.get(3)?),
-                }))
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await?;
+async fn sandbox_pushes(db: web::Data<Db>, Authenticated(me): Authenticated) -> ApiResult<HttpResponse> {
+    let items = db.read(move |c| store::sandbox_pushes(c, me.id)).await?;
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }

@@ -177,3 +177,20 @@ pub fn forget_device(conn: &Connection, device_id: i64) -> anyhow::Result<()> {
     conn.prepare_cached("DELETE FROM devices WHERE id = ?1")?.execute([device_id])?;
     Ok(())
 }
+/// The sandbox's record of the pushes to the agent's devices, newest first (at most 200).
+pub fn sandbox_pushes(conn: &Connection, agent_id: i64) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.platform, s.token, s.payload, s.created_at FROM sandbox_pushes s
+         JOIN devices d ON d.platform = s.platform AND d.token = s.token
+         WHERE d.agent_id = ?1 ORDER BY s.id DESC LIMIT 200",
+    )?;
+    let rows = stmt.query_map([agent_id], |r| {
+        let payload: String = r.get(2)?;
+        Ok(serde_json::json!({
+            "platform": r.get::<_, String>(0)?, "token": r.get::<_, String>(1)?,
+            "payload": serde_json::from_str::<serde_json::Value>(&payload).unwrap_or_default(),
+            "created_at": timestamp(r.get(3)?),
+        }))
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
