@@ -31,7 +31,7 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     pub scripts: Scripts,
     pub outbox: crate::outbox::dispatcher::Outbox,
-    pub push: crate::push::worker::Pusher,
+    pub push: Arc<crate::push::worker::Pusher>,
     pub inbox: crate::replies::inbound::Inbox,
 }
 
@@ -50,7 +50,7 @@ impl AppState {
             scripts: Scripts::new(&settings.scripts),
             outbox: Default::default(),
             inbox: crate::replies::inbound::Inbox::new(tokio::runtime::Handle::current()),
-            push: crate::push::worker::Pusher::new(&settings)?,
+            push: Arc::new(crate::push::worker::Pusher::new(&settings)?),
             settings: Arc::new(settings),
             db,
             clock,
@@ -131,7 +131,15 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
     .run();
     let stop = CancellationToken::new();
     let dispatcher = crate::outbox::dispatcher::spawn(state.clone(), stop.clone());
-    let pusher = crate::push::worker::spawn(state.clone(), stop.clone());
+    let pusher = crate::push::worker::spawn(
+        crate::push::worker::Context {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            settings: state.settings.clone(),
+            pusher: state.push.clone(),
+        },
+        stop.clone(),
+    );
     let scheduler = crate::plans::scheduler::spawn(state.clone(), stop.clone());
     let checkpointer = spawn_checkpointer(state.clone(), stop.clone());
     Ok(Application {

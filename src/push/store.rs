@@ -177,6 +177,22 @@ pub fn forget_device(conn: &Connection, device_id: i64) -> anyhow::Result<()> {
     conn.prepare_cached("DELETE FROM devices WHERE id = ?1")?.execute([device_id])?;
     Ok(())
 }
+/// The sandbox provider's delivery: the push is recorded, for `GET /v1/sandbox/pushes`.
+pub fn record_sandbox_push(
+    tx: &Connection,
+    platform: &str,
+    token: &str,
+    payload: &Payload,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO sandbox_pushes (platform, token, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![platform, token, serde_json::to_string(payload)?, millis(now)])
+    .context("recording a sandbox push")?;
+    Ok(())
+}
+
 /// The sandbox's record of the pushes to the agent's devices, newest first (at most 200).
 pub fn sandbox_pushes(conn: &Connection, agent_id: i64) -> anyhow::Result<Vec<serde_json::Value>> {
     let mut stmt = conn.prepare_cached(

@@ -4,7 +4,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use actix_web::web;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -12,9 +11,9 @@ use super::apns::Apns;
 use super::fcm::Fcm;
 use super::payload::Outcome;
 use super::store::{self, Claimed};
-use crate::app::AppState;
+use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::millis;
+use crate::db::Db;
 
 pub struct Pusher {
     wake: Notify,
@@ -50,7 +49,16 @@ impl Pusher {
     }
 }
 
-pub fn spawn(state: web::Data<AppState>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+/// What the worker needs: plain values, no actix types.
+#[derive(Clone)]
+pub struct Context {
+    pub db: Db,
+    pub clock: std::sync::Arc<dyn Clock>,
+    pub settings: std::sync::Arc<Settings>,
+    pub pusher: std::sync::Arc<Pusher>,
+}
+
+pub fn spawn(state: Context, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if let Err(e) = run(state, stop).await {
             tracing::error!(error = format!("{e:#}"), "the push worker stopped");
@@ -58,7 +66,7 @@ pub fn spawn(state: web::Data<AppState>, stop: CancellationToken) -> tokio::task
     })
 }
 
-async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Result<()> {
+async fn run(state: Context, stop: CancellationToken) -> anyhow::Result<()> {
     let now = state.clock.now();
     state.db.write(move |tx| store::recover(tx, now)).await?;
     let (concurrency, max_attempts) = (state.settings.push.concurrency, state.settings.push.max_attempts);
@@ -69,7 +77,7 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
         let done = std::mem::take(&mut results);
         let kept = done.clone();
         let stopping = stop.is_cancelled();
-        let claim = !stopping && !state.push.paused.load(Ordering::Relaxed);
+        let claim = !stopping && !state.pusher.paused.load(Ordering::Relaxed);
         let written = if done.is_empty() && !claim {
             Ok(Vec::new()) // held, or stopping, with nothing to record
         } else {
@@ -97,7 +105,7 @@ async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Res
         }
         if claimed.is_empty() {
             tokio::select! {
-                _ = state.push.wake.notified() => {
+                _ = state.pusher.wake.notified() => {
                     // Replies come in bursts: a moment's wait sends a burst in one round.
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
@@ -145,8 +153,8 @@ fn record_outcome(
         ),
         Outcome::Retry { error, after } => {
             let backoff = crate::retry::backoff(Duration::from_secs(2), p.attempts, *after);
-            let at =
-                jiff::Timestamp::from_millisecond(millis(now) + backoff.as_millis() as i64).unwrap_or(now);
+            let at = jiff::Timestamp::from_millisecond(crate::db::millis(now) + backoff.as_millis() as i64)
+                .unwrap_or(now);
             store::retry(tx, p.id, at, error, now)
         }
         Outcome::DeadToken(why) => {
@@ -161,8 +169,8 @@ fn record_outcome(
 }
 
 /// Hands one push to its provider.
-async fn deliver(state: &AppState, p: &Claimed) -> Outcome {
-    let pusher = &state.push;
+async fn deliver(state: &Context, p: &Claimed) -> Outcome {
+    let pusher = &state.pusher;
     match (p.platform.as_str(), &pusher.apns, &pusher.fcm) {
         ("apns", Some(apns), _) => apns.send(&p.delivery(), state.clock.now()).await,
         ("fcm", _, Some(fcm)) => fcm.send(&p.delivery()).await,
@@ -174,23 +182,11 @@ async fn deliver(state: &AppState, p: &Claimed) -> Outcome {
 }
 
 /// The sandbox provider: records the push.
-async fn record(state: &AppState, p: &Claimed) -> Outcome {
-    let row = (
-        p.platform.clone(),
-        p.token.clone(),
-        serde_json::to_string(&p.payload).unwrap_or_default(),
-        millis(state.clock.now()),
-    );
-    let recorded = state
-        .db
-        .write(move |tx| {
-            tx.prepare_cached(
-                "INSERT INTO sandbox_pushes (platform, token, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(rusqlite::params![row.0, row.1, row.2, row.3])?;
-            Ok(())
-        })
-        .await;
+async fn record(state: &Context, p: &Claimed) -> Outcome {
+    let (platform, token, payload, now) =
+        (p.platform.clone(), p.token.clone(), p.payload.clone(), state.clock.now());
+    let recorded =
+        state.db.write(move |tx| store::record_sandbox_push(tx, &platform, &token, &payload, now)).await;
     match recorded {
         Ok(()) => Outcome::Sent,
         Err(e) => Outcome::Retry { error: format!("{e:#}"), after: None },
