@@ -83,7 +83,7 @@ fn main() {
         for _ in 0..5 {
             let (s, a, r) = (state.clone(), agent.clone(), request.clone());
             let start = Instant::now();
-            let q = state.db.read(move |c| quote::build(&s, c, &a, &r)).await.expect("quote");
+            let q = state.db.read(move |c| quote::build(s.quote_env(), c, &a, &r)).await.expect("quote");
             runs.push(start.elapsed());
             assert_eq!(q.totals.sendable, 10_000);
         }

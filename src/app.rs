@@ -29,13 +29,18 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub sms: SmsProvider,
     pub login_throttle: LoginThrottle,
-    pub scripts: Scripts,
+    pub scripts: Arc<Scripts>,
     pub outbox: crate::outbox::dispatcher::Outbox,
     pub push: Arc<crate::push::worker::Pusher>,
     pub inbox: crate::replies::inbound::Inbox,
 }
 
 impl AppState {
+    /// What a quote reads besides the database.
+    pub fn quote_env(&self) -> crate::compose::quote::Env<'_> {
+        crate::compose::quote::Env { settings: &self.settings, scripts: &self.scripts, clock: &*self.clock }
+    }
+
     /// Opens the database (running migrations) and builds the providers.
     pub async fn new(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
         let db = crate::schema::open(
@@ -47,7 +52,7 @@ impl AppState {
         Ok(AppState {
             sms: SmsProvider::from_settings(&settings, db.clone())?,
             login_throttle: LoginThrottle::new(&settings.auth),
-            scripts: Scripts::new(&settings.scripts),
+            scripts: Arc::new(Scripts::new(&settings.scripts)),
             outbox: Default::default(),
             inbox: crate::replies::inbound::Inbox::new(tokio::runtime::Handle::current()),
             push: Arc::new(crate::push::worker::Pusher::new(&settings)?),
@@ -79,10 +84,11 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
     let data = state.clone();
     // Each dependency is its own web::Data too, so a handler names only what it uses (issue 13:
     // handlers move off AppState one feature at a time).
-    let (db, clock, settings) = (
+    let (db, clock, settings, scripts) = (
         web::Data::new(state.db.clone()),
         web::Data::from(state.clock.clone()),
         web::Data::from(state.settings.clone()),
+        web::Data::from(state.scripts.clone()),
     );
     let server = HttpServer::new(move || {
         App::new()
@@ -90,6 +96,7 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .app_data(db.clone())
             .app_data(clock.clone())
             .app_data(settings.clone())
+            .app_data(scripts.clone())
             .app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(extractors::json))
             .app_data(web::QueryConfig::default().error_handler(extractors::query))
             .app_data(web::PathConfig::default().error_handler(extractors::path))

@@ -4,43 +4,34 @@ use actix_web::{HttpResponse, web};
 
 use super::quote::{self, QuoteRequest};
 use crate::accounts::Authenticated;
-use crate::app::AppState;
-use crate::db::millis;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
 use crate::error::ApiResult;
+use crate::scripts::Scripts;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/messages/quote", web::post().to(create_quote));
 }
 
 async fn create_quote(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    settings: web::Data<Settings>,
+    scripts: web::Data<Scripts>,
     Authenticated(me): Authenticated,
     body: web::Json<QuoteRequest>,
 ) -> ApiResult<HttpResponse> {
     let request = body.into_inner();
-    let worker = state.clone();
     let saved = request.clone();
-    let q = state.db.read(move |c| quote::build(&worker, c, &me, &request).map(|q| (q, me.id))).await?;
-    let (q, agent_id) = q;
-    let row = (
-        q.quote_id.clone(),
-        serde_json::to_string(&saved).unwrap_or_default(),
-        q.fingerprint.clone(),
-        serde_json::to_string(&q.totals).unwrap_or_default(),
-        millis(state.clock.now()),
-        millis(q.expires_at),
-    );
-    state
-        .db
-        .write(move |tx| {
-            tx.prepare_cached("DELETE FROM quotes WHERE expires_at < ?1")?.execute([row.4])?;
-            tx.prepare_cached(
-                "INSERT INTO quotes (id, agent_id, request, fingerprint, totals, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(rusqlite::params![row.0, agent_id, row.1, row.2, row.3, row.4, row.5])?;
-            Ok(())
+    let (settings, scripts, at) = (settings.into_inner(), scripts.into_inner(), clock.clone().into_inner());
+    let (q, agent_id) = db
+        .read(move |c| {
+            let env = quote::Env { settings: &settings, scripts: &scripts, clock: &*at };
+            quote::build(env, c, &me, &request).map(|q| (q, me.id))
         })
         .await?;
+    let (now, to_save) = (clock.now(), q.clone());
+    db.write(move |tx| super::store::save_quote(tx, agent_id, &saved, &to_save, now)).await?;
     Ok(HttpResponse::Ok().json(q))
 }

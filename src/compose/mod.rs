@@ -3,3 +3,4 @@
 pub mod api;
 pub mod cost;
 pub mod quote;
+pub mod store;

@@ -9,11 +9,13 @@ use sha2::{Digest, Sha256};
 
 use super::cost::{self, CostError, Price};
 use crate::accounts::model::Agent;
-use crate::app::AppState;
+use crate::clock::Clock;
+use crate::config::Settings;
 use crate::contacts::model::Contact;
 use crate::domain::segments::{self, Culprit, Encoding};
 use crate::error::ApiError;
 use crate::limits::{self, Counters};
+use crate::scripts::Scripts;
 use crate::scripts::{self, Compiled, Kind, ScriptError, context};
 
 /// The built-in transparent image that turns an SMS into an MMS recipients do not see (R-COST-3).
@@ -187,7 +189,15 @@ pub fn load_script(conn: &Connection, id: i64, kind: Kind) -> anyhow::Result<scr
 }
 
 /// Builds a quote for `me`; request-level problems come back as an `ApiError` in the error.
-pub fn build(state: &AppState, conn: &Connection, me: &Agent, req: &QuoteRequest) -> anyhow::Result<Quote> {
+/// What a quote reads besides the database: the settings, the script engine and the clock.
+#[derive(Clone, Copy)]
+pub struct Env<'a> {
+    pub settings: &'a Settings,
+    pub scripts: &'a Scripts,
+    pub clock: &'a dyn Clock,
+}
+
+pub fn build(state: Env<'_>, conn: &Connection, me: &Agent, req: &QuoteRequest) -> anyhow::Result<Quote> {
     let compile_error = |e: ScriptError| anyhow::Error::from(scripts::api::compile_error(e));
     // The message: a body (inline template or verbatim) or a stored template script.
     let (message, script_ref): (Compiled, Option<ScriptRef>) = match (&req.body, req.template_script) {

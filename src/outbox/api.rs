@@ -120,7 +120,7 @@ async fn queue(
     idempotency: Option<Key>,
 ) -> ApiResult<(StatusCode, Value)> {
     let (worker, agent, req) = (state.clone(), me.clone(), request.clone());
-    let fresh: Quote = state.db.read(move |c| quote::build(&worker, c, &agent, &req)).await?;
+    let fresh: Quote = state.db.read(move |c| quote::build(worker.quote_env(), c, &agent, &req)).await?;
     if let Some(StoredQuote { fingerprint, expires_at, .. }) = &from_quote {
         let (fingerprint, expires) = (fingerprint.clone(), *expires_at);
         let expired = crate::db::timestamp(expires) < state.clock.now();

@@ -133,7 +133,7 @@ fn run_step(
         ..Default::default()
     };
     let step_no = index + 1;
-    let built = match quote::build(state, tx, &agent, &request) {
+    let built = match quote::build(state.quote_env(), tx, &agent, &request) {
         Ok(q) => q,
         Err(e) => {
             // The step itself cannot be sent (its script or media is gone): skipped, said why.
@@ -348,7 +348,7 @@ fn run_send(
             );
         }
     }
-    let q = match quote::build(state, tx, agent, &request) {
+    let q = match quote::build(state.quote_env(), tx, agent, &request) {
         Ok(q) => q,
         Err(e) => return store::finish_job(tx, job.id, "skipped", Some(&e.to_string()), None, now),
     };
