@@ -177,7 +177,7 @@ async fn list(
     let (items, next) = match q.filter_script {
         None => state.db.read(move |c| store::list(c, me.id, &search, after.as_ref(), limit)).await?,
         Some(id) => {
-            let script = crate::scripts::api::load(&state, id).await?;
+            let script = crate::scripts::api::load(&state.db, id).await?;
             if script.kind != crate::scripts::Kind::Filter {
                 return Err(ApiError::invalid_field(
                     "filter_script",

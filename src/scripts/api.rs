@@ -5,11 +5,14 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::Scripts;
 use super::{Compiled, Inputs, Kind, ScriptError, context, store};
 use crate::accounts::model::Agent;
 use crate::accounts::{Admin, Authenticated};
-use crate::app::AppState;
+use crate::clock::Clock;
+use crate::config::Settings;
 use crate::contacts::model::Contact;
+use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 
 pub const MAX_SOURCE_BYTES: usize = 64 * 1024;
@@ -36,14 +39,19 @@ pub fn compile_error(e: ScriptError) -> ApiError {
 
 /// A filter is run once on a sample contact before it is saved: one that gives anything but true
 /// or false, or runs past its limits, would fail every contact, so it is refused with the reason.
-async fn check_filter(state: &web::Data<AppState>, kind: Kind, compiled: Compiled) -> ApiResult<()> {
+async fn check_filter(
+    settings: &web::Data<Settings>,
+    scripts: &web::Data<Scripts>,
+    kind: Kind,
+    compiled: Compiled,
+) -> ApiResult<()> {
     if kind != Kind::Filter {
         return Ok(());
     }
-    let worker = state.clone();
+    let (settings, scripts) = (settings.clone(), scripts.clone());
     let verdict = web::block(move || -> anyhow::Result<Result<bool, ScriptError>> {
-        let (inputs, now) = super::sample::inputs(&worker.settings, super::sample::contact())?;
-        Ok(worker.scripts.matches(&compiled, inputs, &now))
+        let (inputs, now) = super::sample::inputs(&settings, super::sample::contact())?;
+        Ok(scripts.matches(&compiled, inputs, &now))
     })
     .await
     .map_err(|e| ApiError::internal(anyhow::anyhow!("the sample run stopped: {e}")))??;
@@ -71,21 +79,21 @@ fn check_name(name: &str) -> ApiResult<String> {
 }
 
 /// A live script, or 404.
-pub async fn load(state: &AppState, id: i64) -> ApiResult<store::Script> {
-    state.db.read(move |c| store::get(c, id)).await?.ok_or_else(|| ApiError::not_found("script"))
+pub async fn load(db: &Db, id: i64) -> ApiResult<store::Script> {
+    db.read(move |c| store::get(c, id)).await?.ok_or_else(|| ApiError::not_found("script"))
 }
 
-async fn list(state: web::Data<AppState>, _me: Authenticated) -> ApiResult<HttpResponse> {
-    let items = state.db.read(store::list).await?;
+async fn list(db: web::Data<Db>, _me: Authenticated) -> ApiResult<HttpResponse> {
+    let items = db.read(store::list).await?;
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
 
 async fn get(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     _me: Authenticated,
     id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(load(&state, id.into_inner().0).await?))
+    Ok(HttpResponse::Ok().json(load(&db, id.into_inner().0).await?))
 }
 
 #[derive(Deserialize)]
@@ -99,7 +107,10 @@ struct CreateScript {
 }
 
 async fn create(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    settings: web::Data<Settings>,
+    scripts: web::Data<Scripts>,
     Admin(me): Admin,
     body: web::Json<CreateScript>,
 ) -> ApiResult<HttpResponse> {
@@ -107,11 +118,10 @@ async fn create(
     let name = check_name(&b.name)?;
     check_text("source", &b.source, MAX_SOURCE_BYTES)?;
     check_text("description", &b.description, 1_000)?;
-    let compiled = state.scripts.compile(b.kind, &b.source).map_err(compile_error)?;
-    check_filter(&state, b.kind, compiled).await?;
-    let now = state.clock.now();
-    let script = state
-        .db
+    let compiled = scripts.compile(b.kind, &b.source).map_err(compile_error)?;
+    check_filter(&settings, &scripts, b.kind, compiled).await?;
+    let now = clock.now();
+    let script = db
         .write(move |tx| {
             let Some(id) = store::insert(tx, &name, b.kind, &b.description, &b.source, me.id, now)? else {
                 return Err(name_taken(&name));
@@ -131,14 +141,17 @@ struct UpdateScript {
 }
 
 async fn update(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    settings: web::Data<Settings>,
+    scripts: web::Data<Scripts>,
     Admin(me): Admin,
     id: web::Path<crate::error::PathId>,
     body: web::Json<UpdateScript>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner().0;
     let b = body.into_inner();
-    let current = load(&state, id).await?;
+    let current = load(&db, id).await?;
     let name = match &b.name {
         Some(n) => check_name(n)?,
         None => current.name.clone(),
@@ -147,11 +160,10 @@ async fn update(
     let description = b.description.unwrap_or_else(|| current.description.clone());
     check_text("source", &source, MAX_SOURCE_BYTES)?;
     check_text("description", &description, 1_000)?;
-    let compiled = state.scripts.compile(current.kind, &source).map_err(compile_error)?;
-    check_filter(&state, current.kind, compiled).await?;
-    let now = state.clock.now();
-    let script = state
-        .db
+    let compiled = scripts.compile(current.kind, &source).map_err(compile_error)?;
+    check_filter(&settings, &scripts, current.kind, compiled).await?;
+    let now = clock.now();
+    let script = db
         .write(move |tx| {
             // Read again inside the transaction: two saves never make the same version.
             let Some(current) = store::get(tx, id)? else { return Err(ApiError::not_found("script").into()) };
@@ -165,13 +177,14 @@ async fn update(
 }
 
 async fn delete(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
     _admin: Admin,
     id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner().0;
-    let now = state.clock.now();
-    if state.db.write(move |tx| store::delete(tx, id, now)).await? {
+    let now = clock.now();
+    if db.write(move |tx| store::delete(tx, id, now)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found("script"))
@@ -179,12 +192,12 @@ async fn delete(
 }
 
 async fn versions(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     _me: Authenticated,
     id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let script = load(&state, id.into_inner().0).await?;
-    let items = state.db.read(move |c| store::versions(c, script.id)).await?;
+    let script = load(&db, id.into_inner().0).await?;
+    let items = db.read(move |c| store::versions(c, script.id)).await?;
     Ok(HttpResponse::Ok().json(json!({ "id": script.id, "name": script.name, "items": items })))
 }
 
@@ -213,15 +226,17 @@ struct Unsaved {
 }
 
 async fn preview_saved(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    scripts: web::Data<Scripts>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
     body: Option<web::Json<Selection>>,
 ) -> ApiResult<HttpResponse> {
-    let script = load(&state, id.into_inner().0).await?;
-    let compiled = state.scripts.compile(script.kind, &script.source).map_err(compile_error)?;
+    let script = load(&db, id.into_inner().0).await?;
+    let compiled = scripts.compile(script.kind, &script.source).map_err(compile_error)?;
     let sel = body.map(web::Json::into_inner).unwrap_or_default();
-    let results = preview(&state, me, compiled, sel.contact_ids, sel.limit).await?;
+    let results = preview(&db, &clock, &scripts, me, compiled, sel.contact_ids, sel.limit).await?;
     Ok(HttpResponse::Ok().json(json!({
         "script": {"id": script.id, "name": script.name, "kind": script.kind, "version": script.version},
         "results": results,
@@ -229,27 +244,31 @@ async fn preview_saved(
 }
 
 async fn preview_unsaved(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    scripts: web::Data<Scripts>,
     Authenticated(me): Authenticated,
     body: web::Json<Unsaved>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     check_text("source", &b.source, MAX_SOURCE_BYTES)?;
     let compiled = match (b.inline, b.kind) {
-        (false, kind) => state.scripts.compile(kind, &b.source),
-        (true, Kind::Template) => state.scripts.compile_inline(&b.source),
+        (false, kind) => scripts.compile(kind, &b.source),
+        (true, Kind::Template) => scripts.compile_inline(&b.source),
         (true, Kind::Filter) => {
             return Err(ApiError::invalid_field("inline", "Only templates can be inline."));
         }
     }
     .map_err(compile_error)?;
-    let results = preview(&state, me, compiled, b.contact_ids, b.limit).await?;
+    let results = preview(&db, &clock, &scripts, me, compiled, b.contact_ids, b.limit).await?;
     Ok(HttpResponse::Ok().json(json!({ "script": {"kind": b.kind, "inline": b.inline}, "results": results })))
 }
 
 /// Runs a script for chosen contacts of `me`; a runtime error is that contact's result.
 async fn preview(
-    state: &web::Data<AppState>,
+    db: &Db,
+    clock: &web::Data<dyn Clock>,
+    scripts: &web::Data<Scripts>,
     me: Agent,
     compiled: Compiled,
     ids: Vec<i64>,
@@ -262,8 +281,7 @@ async fn preview(
         ));
     }
     let agent_id = me.id;
-    let contacts: Vec<Contact> = state
-        .db
+    let contacts: Vec<Contact> = db
         .read(move |c| {
             if ids.is_empty() {
                 let search = crate::contacts::store::Search::default();
@@ -285,9 +303,9 @@ async fn preview(
             Ok(found)
         })
         .await?;
-    let state = state.clone();
+    let scripts = scripts.clone();
+    let now = context::agent_now(&me, clock.now());
     let results = web::block(move || {
-        let now = context::agent_now(&me, state.clock.now());
         let inputs_base = (context::agent(&me), context::now(&now));
         contacts
             .iter()
@@ -296,12 +314,12 @@ async fn preview(
                     Inputs { contact: context::contact(c, None), agent: inputs_base.0.clone(), now: inputs_base.1.clone() };
                 let name = format!("{} {}", c.first_name, c.last_name).trim().to_owned();
                 let outcome = match compiled.kind {
-                    Kind::Template => state.scripts.render(&compiled, inputs, &now).map(|t| {
+                    Kind::Template => scripts.render(&compiled, inputs, &now).map(|t| {
                         // What it costs as a domestic SMS (R-SCR-3); the quote prices the rest.
                         let seg = crate::domain::segments::segment(&t);
                         json!({"text": t, "encoding": seg.encoding, "segments": seg.segments, "credits": seg.segments})
                     }),
-                    Kind::Filter => state.scripts.matches(&compiled, inputs, &now).map(|m| json!({"matches": m})),
+                    Kind::Filter => scripts.matches(&compiled, inputs, &now).map(|m| json!({"matches": m})),
                 };
                 match outcome {
                     Ok(Value::Object(mut ok)) => {
