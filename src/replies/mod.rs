@@ -1,5 +1,6 @@
-//! Replies (R-IN): what inbound texts mean for consent, the consent ledger, and the admins'
-//! do-not-contact list. (The inbound webhook, threads and notifications come with issue #6.)
+//! Replies (R-IN): the inbound webhook (`inbound`: signature, matching the sender to a contact,
+//! the push it queues), the thread of a contact's texts both ways (`threads`), opt-out keywords
+//! (`keywords`), the consent ledger (`consent`) and the admins' do-not-contact list (`dnc`).
 
 pub mod consent;
 pub mod dnc;
