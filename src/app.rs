@@ -36,6 +36,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What creating agents and teams reads.
+    pub fn accounts_env(&self) -> crate::accounts::api::Env<'_> {
+        crate::accounts::api::Env { db: &self.db, clock: &*self.clock, defaults: &self.settings.defaults }
+    }
+
     /// What a quote reads besides the database.
     pub fn quote_env(&self) -> crate::compose::quote::Env<'_> {
         crate::compose::quote::Env { settings: &self.settings, scripts: &self.scripts, clock: &*self.clock }

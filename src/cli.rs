@@ -215,11 +215,18 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 .read_line(&mut password)
                 .context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\n', '\r']).to_owned();
-            let state = AppState::new(settings, Arc::new(SystemClock)).await?;
+            // Only the database: adding an agent opens no Twilio or push clients.
+            let db = crate::schema::open(
+                &settings.database.path,
+                1,
+                Duration::from_millis(settings.database.busy_timeout_ms),
+            )
+            .await?;
+            let env =
+                crate::accounts::api::Env { db: &db, clock: &SystemClock, defaults: &settings.defaults };
             let team_id = match team {
                 Some(t) => Some(
-                    match state
-                        .db
+                    match db
                         .read({
                             let t = t.clone();
                             move |c| crate::accounts::store::team_by_name(c, &t)
@@ -227,7 +234,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                         .await?
                     {
                         Some(found) => found.id,
-                        None => crate::accounts::api::add_team(&state, &t).await.map_err(api_failure)?.id,
+                        None => crate::accounts::api::add_team(env, &t).await.map_err(api_failure)?.id,
                     },
                 ),
                 None => None,
@@ -243,7 +250,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 time_zone,
                 limits: LimitOverrides::default(),
             };
-            let agent = add_agent(&state, input).await.map_err(api_failure)?;
+            let agent = add_agent(env, input).await.map_err(api_failure)?;
             println!("agent {} created: {} ({})", agent.id, agent.email, agent.role.as_str());
             Ok(ExitCode::SUCCESS)
         }

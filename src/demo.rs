@@ -21,11 +21,11 @@ pub async fn seed(state: &AppState) -> anyhow::Result<bool> {
     }
     let team = match state.db.read(|c| store::team_by_name(c, TEAM)).await? {
         Some(t) => t,
-        None => add_team(state, TEAM).await?,
+        None => add_team(state.accounts_env(), TEAM).await?,
     };
     if state.db.read(|c| store::agent_by_email(c, ADMIN_EMAIL)).await?.is_none() {
         add_agent(
-            state,
+            state.accounts_env(),
             AgentInput {
                 email: ADMIN_EMAIL.into(),
                 name: "Dana Admin".into(),
@@ -40,7 +40,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<bool> {
         .await?;
     }
     let agent = add_agent(
-        state,
+        state.accounts_env(),
         AgentInput {
             email: AGENT_EMAIL.into(),
             name: "Alex Agent".into(),

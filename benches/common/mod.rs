@@ -30,7 +30,7 @@ pub async fn agent(state: &AppState, email: &str) -> Agent {
         time_zone: None,
         limits: LimitOverrides::default(),
     };
-    add_agent(state, input).await.unwrap_or_else(|e| panic!("agent {email}: {e}"))
+    add_agent(state.accounts_env(), input).await.unwrap_or_else(|e| panic!("agent {email}: {e}"))
 }
 
 /// A daemon's settings for a bench: the database in `dir`, Twilio (account `sid`) at

@@ -248,17 +248,25 @@ pub struct AgentInput {
     pub limits: LimitOverrides,
 }
 
+/// What creating agents and teams reads: the database, the clock and the defaults. The CLI's
+/// `agent add` builds just this, not the whole daemon (no Twilio or push clients).
+#[derive(Clone, Copy)]
+pub struct Env<'a> {
+    pub db: &'a crate::db::Db,
+    pub clock: &'a dyn crate::clock::Clock,
+    pub defaults: &'a crate::config::DefaultSettings,
+}
+
 /// Creates an agent. `Err` when a value is invalid, the email is taken or the team does not exist.
-pub async fn add_agent(state: &AppState, input: AgentInput) -> ApiResult<model::Agent> {
+pub async fn add_agent(state: Env<'_>, input: AgentInput) -> ApiResult<model::Agent> {
     let AgentInput { email, name, password: pass, role, team_id, country, time_zone, limits } = input;
     let (email, name, country, time_zone) =
         (email.as_str(), name.as_str(), country.as_deref(), time_zone.as_deref());
     let email = field("email", Email::parse(email))?;
     let name = field("name", model::parse_name(name))?;
     field("password", model::check_password(&pass))?;
-    let country = field("country", Country::parse(country.unwrap_or(&state.settings.defaults.country)))?;
-    let time_zone =
-        field("time_zone", TimeZoneName::parse(time_zone.unwrap_or(&state.settings.defaults.time_zone)))?;
+    let country = field("country", Country::parse(country.unwrap_or(&state.defaults.country)))?;
+    let time_zone = field("time_zone", TimeZoneName::parse(time_zone.unwrap_or(&state.defaults.time_zone)))?;
     let password_hash =
         web::block(move || password::hash(&pass)).await.map_err(|e| ApiError::internal(e.into()))??;
     let new = store::NewAgent {
@@ -321,7 +329,7 @@ async fn create_agent(
         time_zone: b.time_zone,
         limits,
     };
-    let agent = add_agent(&state, input).await?;
+    let agent = add_agent(state.accounts_env(), input).await?;
     Ok(HttpResponse::Created().json(agent.view(&state.settings.defaults)))
 }
 
@@ -461,7 +469,7 @@ async fn list_teams(state: web::Data<AppState>, _admin: Admin) -> ApiResult<Http
 }
 
 /// Creates a team (admin API and demo share it).
-pub async fn add_team(state: &AppState, name: &str) -> ApiResult<model::TeamRef> {
+pub async fn add_team(state: Env<'_>, name: &str) -> ApiResult<model::TeamRef> {
     let name = field("name", model::parse_name(name))?;
     let now = state.clock.now();
     state
@@ -479,7 +487,7 @@ async fn create_team(
     _admin: Admin,
     body: web::Json<TeamInput>,
 ) -> ApiResult<HttpResponse> {
-    let team = add_team(&state, &body.name).await?;
+    let team = add_team(state.accounts_env(), &body.name).await?;
     Ok(HttpResponse::Created().json(team))
 }
 

@@ -107,7 +107,7 @@ pub async fn start(db: &Path, configure: impl FnOnce(&mut Settings)) -> TestApp 
         .expect("read")
         .is_some();
     if !exists {
-        add_agent(&state, agent_input(ADMIN_EMAIL, Role::Admin)).await.expect("admin");
+        add_agent(state.accounts_env(), agent_input(ADMIN_EMAIL, Role::Admin)).await.expect("admin");
     }
     let mut app = TestApp {
         address,
