@@ -27,8 +27,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub clock: Arc<dyn Clock>,
-    pub sms: SmsProvider,
-    pub login_throttle: LoginThrottle,
+    pub sms: Arc<SmsProvider>,
+    pub login_throttle: Arc<LoginThrottle>,
     pub scripts: Arc<Scripts>,
     pub outbox: crate::outbox::dispatcher::Outbox,
     pub push: Arc<crate::push::worker::Pusher>,
@@ -55,8 +55,8 @@ impl AppState {
         )
         .await?;
         Ok(AppState {
-            sms: SmsProvider::from_settings(&settings, db.clone())?,
-            login_throttle: LoginThrottle::new(&settings.auth),
+            sms: Arc::new(SmsProvider::from_settings(&settings, db.clone())?),
+            login_throttle: Arc::new(LoginThrottle::new(&settings.auth)),
             scripts: Arc::new(Scripts::new(&settings.scripts)),
             outbox: Default::default(),
             inbox: crate::replies::inbound::Inbox::new(tokio::runtime::Handle::current()),
@@ -95,6 +95,7 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
         web::Data::from(state.settings.clone()),
         web::Data::from(state.scripts.clone()),
     );
+    let (sms, throttle) = (web::Data::from(state.sms.clone()), web::Data::from(state.login_throttle.clone()));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -102,6 +103,8 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .app_data(clock.clone())
             .app_data(settings.clone())
             .app_data(scripts.clone())
+            .app_data(sms.clone())
+            .app_data(throttle.clone())
             .app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(extractors::json))
             .app_data(web::QueryConfig::default().error_handler(extractors::query))
             .app_data(web::PathConfig::default().error_handler(extractors::path))

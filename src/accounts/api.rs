@@ -5,10 +5,14 @@ use jiff::SignedDuration;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::LoginThrottle;
 use super::model::{self, Country, Email, LimitOverrides, Role, TimeZoneName};
 use super::{Admin, Authenticated, double_option, password, store, tokens};
-use crate::app::AppState;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+use crate::twilio::SmsProvider;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/auth/login", web::post().to(login))
@@ -35,15 +39,18 @@ struct LoginRequest {
 
 #[tracing::instrument(skip_all)]
 async fn login(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    settings: web::Data<Settings>,
+    login_throttle: web::Data<LoginThrottle>,
     req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let LoginRequest { email, password: given } = body.into_inner();
     let addr = req.peer_addr().map(|a| a.ip()).unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
-    state.login_throttle.check(addr, &email)?;
+    login_throttle.check(addr, &email)?;
     let lookup = email.trim().to_owned();
-    let creds = state.db.read(move |c| store::credentials(c, &lookup)).await?;
+    let creds = db.read(move |c| store::credentials(c, &lookup)).await?;
     // Verify against a dummy hash for an unknown email, so both take the same time.
     let verified = web::block(move || match creds {
         Some((id, hash)) => password::verify(&given, &hash).then_some(id),
@@ -64,11 +71,10 @@ async fn login(
         ));
     };
     let (token, hash) = tokens::generate();
-    let now = state.clock.now();
-    let ttl = SignedDuration::from_hours(state.settings.auth.token_ttl_hours.min(24 * 366) as i64);
+    let now = clock.now();
+    let ttl = SignedDuration::from_hours(settings.auth.token_ttl_hours.min(24 * 366) as i64);
     let expires = now.saturating_add(ttl).map_err(|e| ApiError::internal(e.into()))?;
-    let agent = state
-        .db
+    let agent = db
         .write(move |tx| {
             store::insert_session(tx, &hash, agent_id, now, expires)?;
             store::agent_by_id(tx, agent_id)
@@ -80,27 +86,28 @@ async fn login(
         "token": token,
         "token_type": "Bearer",
         "expires_at": expires,
-        "agent": agent.view(&state.settings.defaults),
+        "agent": agent.view(&settings.defaults),
     })))
 }
 
-async fn logout(state: web::Data<AppState>, req: HttpRequest, _me: Authenticated) -> ApiResult<HttpResponse> {
+async fn logout(db: web::Data<Db>, req: HttpRequest, _me: Authenticated) -> ApiResult<HttpResponse> {
     let hash = tokens::digest(super::bearer(&req).unwrap_or_default());
-    state.db.write(move |tx| store::delete_session(tx, &hash)).await?;
+    db.write(move |tx| store::delete_session(tx, &hash)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn me(state: web::Data<AppState>, Authenticated(me): Authenticated) -> HttpResponse {
-    HttpResponse::Ok().json(me.view(&state.settings.defaults))
+async fn me(settings: web::Data<Settings>, Authenticated(me): Authenticated) -> HttpResponse {
+    HttpResponse::Ok().json(me.view(&settings.defaults))
 }
 
 /// The Twilio account's numbers (or the sandbox's) that no other agent holds (R-ACC-4).
 async fn available_numbers(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    sms: web::Data<SmsProvider>,
     Authenticated(me): Authenticated,
 ) -> ApiResult<HttpResponse> {
-    let numbers = state.sms.list_numbers().await?;
-    let held = state.db.read(store::held_numbers).await?;
+    let numbers = sms.list_numbers().await?;
+    let held = db.read(store::held_numbers).await?;
     let items: Vec<_> = numbers
         .into_iter()
         .filter_map(|n| {
@@ -117,7 +124,7 @@ async fn available_numbers(
             }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "sandbox": state.sms.is_sandbox(), "numbers": items })))
+    Ok(HttpResponse::Ok().json(json!({ "sandbox": sms.is_sandbox(), "numbers": items })))
 }
 
 #[derive(Deserialize)]
@@ -127,7 +134,10 @@ struct NumberRequest {
 }
 
 async fn set_number(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    settings: web::Data<Settings>,
+    sms: web::Data<SmsProvider>,
     Authenticated(me): Authenticated,
     body: web::Json<NumberRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -137,7 +147,7 @@ async fn set_number(
             format!("`{}` is not a valid phone number in E.164 form.", body.number),
         )
     })?;
-    let offered = state.sms.list_numbers().await?;
+    let offered = sms.list_numbers().await?;
     if !offered.iter().any(|n| n.phone_number == number.as_str()) {
         return Err(ApiError::invalid(
             "number_not_in_account",
@@ -147,11 +157,10 @@ async fn set_number(
         )
         .with("number", number.as_str()));
     }
-    let now = state.clock.now();
+    let now = clock.now();
     let id = me.id;
     let num = number.as_str().to_owned();
-    let updated = state
-        .db
+    let updated = db
         .write(move |tx| {
             match store::number_holder(tx, &num)? {
                 Some(holder) if holder != id => return Ok(None),
@@ -162,7 +171,7 @@ async fn set_number(
         })
         .await?;
     match updated {
-        Some(agent) => Ok(HttpResponse::Ok().json(agent.view(&state.settings.defaults))),
+        Some(agent) => Ok(HttpResponse::Ok().json(agent.view(&settings.defaults))),
         None => {
             Err(ApiError::conflict("number_taken", format!("{number} already belongs to another agent."))
                 .with("number", number.as_str()))
@@ -171,13 +180,12 @@ async fn set_number(
 }
 
 async fn release_number(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
     Authenticated(me): Authenticated,
 ) -> ApiResult<HttpResponse> {
-    let now = state.clock.now();
-    state
-        .db
-        .write(move |tx| store::set_agent_column(tx, me.id, "sending_number", &rusqlite::types::Null, now))
+    let now = clock.now();
+    db.write(move |tx| store::set_agent_column(tx, me.id, "sending_number", &rusqlite::types::Null, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -303,7 +311,9 @@ pub async fn add_agent(state: Env<'_>, input: AgentInput) -> ApiResult<model::Ag
 }
 
 async fn create_agent(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    settings: web::Data<Settings>,
     _admin: Admin,
     body: web::Json<CreateAgent>,
 ) -> ApiResult<HttpResponse> {
@@ -329,28 +339,30 @@ async fn create_agent(
         time_zone: b.time_zone,
         limits,
     };
-    let agent = add_agent(state.accounts_env(), input).await?;
-    Ok(HttpResponse::Created().json(agent.view(&state.settings.defaults)))
+    let agent = add_agent(Env { db: &db, clock: &**clock, defaults: &settings.defaults }, input).await?;
+    Ok(HttpResponse::Created().json(agent.view(&settings.defaults)))
 }
 
-async fn list_agents(state: web::Data<AppState>, _admin: Admin) -> ApiResult<HttpResponse> {
-    let agents = state.db.read(store::list_agents).await?;
-    let items: Vec<_> = agents.iter().map(|a| a.view(&state.settings.defaults)).collect();
+async fn list_agents(
+    db: web::Data<Db>,
+    settings: web::Data<Settings>,
+    _admin: Admin,
+) -> ApiResult<HttpResponse> {
+    let agents = db.read(store::list_agents).await?;
+    let items: Vec<_> = agents.iter().map(|a| a.view(&settings.defaults)).collect();
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
 
 async fn get_agent(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    settings: web::Data<Settings>,
     _admin: Admin,
     id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner().0;
-    let agent = state
-        .db
-        .read(move |c| store::agent_by_id(c, id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent"))?;
-    Ok(HttpResponse::Ok().json(agent.view(&state.settings.defaults)))
+    let agent =
+        db.read(move |c| store::agent_by_id(c, id)).await?.ok_or_else(|| ApiError::not_found("agent"))?;
+    Ok(HttpResponse::Ok().json(agent.view(&settings.defaults)))
 }
 
 #[derive(Deserialize)]
@@ -368,7 +380,9 @@ struct UpdateAgent {
 }
 
 async fn update_agent(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    settings: web::Data<Settings>,
     Admin(admin): Admin,
     id: web::Path<crate::error::PathId>,
     body: web::Json<UpdateAgent>,
@@ -393,9 +407,8 @@ async fn update_agent(
         }
         None => None,
     };
-    let now = state.clock.now();
-    let agent = state
-        .db
+    let now = clock.now();
+    let agent = db
         .write(move |tx| {
             if store::agent_by_id(tx, id)?.is_none() {
                 return Err(ApiError::not_found("agent").into());
@@ -450,7 +463,7 @@ async fn update_agent(
             store::agent_by_id(tx, id)?.ok_or_else(|| anyhow::anyhow!("agent {id} vanished"))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(agent.view(&state.settings.defaults)))
+    Ok(HttpResponse::Ok().json(agent.view(&settings.defaults)))
 }
 
 #[derive(Deserialize)]
@@ -459,8 +472,8 @@ struct TeamInput {
     name: String,
 }
 
-async fn list_teams(state: web::Data<AppState>, _admin: Admin) -> ApiResult<HttpResponse> {
-    let teams = state.db.read(store::list_teams).await?;
+async fn list_teams(db: web::Data<Db>, _admin: Admin) -> ApiResult<HttpResponse> {
+    let teams = db.read(store::list_teams).await?;
     let items: Vec<_> = teams
         .into_iter()
         .map(|(t, members)| json!({"id": t.id, "name": t.name, "members": members}))
@@ -483,24 +496,25 @@ pub async fn add_team(state: Env<'_>, name: &str) -> ApiResult<model::TeamRef> {
 }
 
 async fn create_team(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    settings: web::Data<Settings>,
     _admin: Admin,
     body: web::Json<TeamInput>,
 ) -> ApiResult<HttpResponse> {
-    let team = add_team(state.accounts_env(), &body.name).await?;
+    let team = add_team(Env { db: &db, clock: &**clock, defaults: &settings.defaults }, &body.name).await?;
     Ok(HttpResponse::Created().json(team))
 }
 
 async fn update_team(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     _admin: Admin,
     id: web::Path<crate::error::PathId>,
     body: web::Json<TeamInput>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner().0;
     let name = field("name", model::parse_name(&body.name))?;
-    let team = state
-        .db
+    let team = db
         .write(move |tx| {
             if store::team_by_id(tx, id)?.is_none() {
                 return Err(ApiError::not_found("team").into());
