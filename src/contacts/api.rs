@@ -9,9 +9,11 @@ use serde_json::json;
 use super::model::{ContactInput, ContactPatch, Source};
 use super::store;
 use crate::accounts::Authenticated;
-use crate::app::AppState;
+use crate::clock::Clock;
+use crate::db::Db;
 use crate::domain::phone;
 use crate::error::{ApiError, ApiResult};
+use crate::scripts::Scripts;
 
 /// The largest CSV file accepted by the API.
 pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
@@ -30,14 +32,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn create(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
     Authenticated(me): Authenticated,
     body: web::Json<ContactInput>,
 ) -> ApiResult<HttpResponse> {
     let new = body.validate(&me.country, Source::Manual)?;
-    let now = state.clock.now();
-    let contact = state
-        .db
+    let now = clock.now();
+    let contact = db
         .write(move |tx| {
             let id = store::insert(tx, me.id, &new, now)?;
             store::get(tx, me.id, id)?.ok_or_else(|| anyhow::anyhow!("contact {id} vanished"))
@@ -49,30 +51,27 @@ async fn create(
 }
 
 async fn get(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner().0;
-    let contact = state
-        .db
-        .read(move |c| store::get(c, me.id, id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("contact"))?;
+    let contact =
+        db.read(move |c| store::get(c, me.id, id)).await?.ok_or_else(|| ApiError::not_found("contact"))?;
     Ok(HttpResponse::Ok().json(contact))
 }
 
 async fn update(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
     body: web::Json<ContactPatch>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner().0;
     let patch = body.into_inner();
-    let now = state.clock.now();
-    let contact = state
-        .db
+    let now = clock.now();
+    let contact = db
         .write(move |tx| {
             let Some(current) = store::get(tx, me.id, id)? else {
                 return Err(ApiError::not_found("contact").into());
@@ -87,12 +86,12 @@ async fn update(
 }
 
 async fn delete(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner().0;
-    if state.db.write(move |tx| store::delete(tx, me.id, id)).await? {
+    if db.write(move |tx| store::delete(tx, me.id, id)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found("contact"))
@@ -131,7 +130,9 @@ fn looks_like_email_part(text: &str) -> bool {
 }
 
 async fn list(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    scripts: web::Data<Scripts>,
     Authenticated(me): Authenticated,
     query: web::Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -175,25 +176,19 @@ async fn list(
         }
     }
     let (items, next) = match q.filter_script {
-        None => state.db.read(move |c| store::list(c, me.id, &search, after.as_ref(), limit)).await?,
+        None => db.read(move |c| store::list(c, me.id, &search, after.as_ref(), limit)).await?,
         Some(id) => {
-            let script = crate::scripts::api::load(&state.db, id).await?;
+            let script = crate::scripts::api::load(&db, id).await?;
             if script.kind != crate::scripts::Kind::Filter {
                 return Err(ApiError::invalid_field(
                     "filter_script",
                     format!("Script {id} is a template, not a filter."),
                 ));
             }
-            let compiled = state
-                .scripts
-                .compile(script.kind, &script.source)
-                .map_err(crate::scripts::api::compile_error)?;
-            let state = state.clone();
-            state
-                .clone()
-                .db
-                .read(move |c| filtered_page(&state, c, &me, &compiled, &search, after, limit))
-                .await?
+            let compiled =
+                scripts.compile(script.kind, &script.source).map_err(crate::scripts::api::compile_error)?;
+            let (engine, now) = (scripts.clone(), clock.now());
+            db.read(move |c| filtered_page((&engine, &compiled), now, c, &me, &search, after, limit)).await?
         }
     };
     Ok(HttpResponse::Ok().json(json!({
@@ -214,15 +209,15 @@ struct ImportQuery {
 }
 
 async fn import_csv(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
     Authenticated(me): Authenticated,
     query: web::Query<ImportQuery>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let now = state.clock.now();
+    let now = clock.now();
     let options = super::ImportOptions { skip_invalid: query.skip_invalid, matching: query.mode };
-    let outcome = state
-        .db
+    let outcome = db
         .write(move |tx| super::import_csv(tx, me.id, &body[..], &me.country, options, now, |_, _| {}))
         .await
         .map_err(|e| match e.downcast::<super::ImportError>() {
@@ -246,22 +241,22 @@ async fn import_csv(
 /// A page of the contacts a filter script matches, walking the list in batches from the cursor
 /// until the page is full. Runs on the database's blocking thread.
 fn filtered_page(
-    state: &AppState,
+    (scripts, filter): (&crate::scripts::Scripts, &crate::scripts::Compiled),
+    now: jiff::Timestamp,
     conn: &rusqlite::Connection,
     me: &crate::accounts::model::Agent,
-    filter: &crate::scripts::Compiled,
     search: &store::Search,
     mut after: Option<store::Cursor>,
     limit: usize,
 ) -> anyhow::Result<(Vec<super::model::Contact>, Option<store::Cursor>)> {
     use crate::scripts::context;
-    let now = context::agent_now(me, state.clock.now());
+    let now = context::agent_now(me, now);
     let agent = context::agent(me);
     let mut page = Vec::with_capacity(limit + 1);
     loop {
         let (batch, next) = store::list(conn, me.id, search, after.as_ref(), 1_000)?;
         let inputs: Vec<_> = batch.iter().map(|c| context::contact(c, None)).collect();
-        let verdicts = state.scripts.filter_all(filter, &inputs, &agent, &now);
+        let verdicts = scripts.filter_all(filter, &inputs, &agent, &now);
         page.extend(batch.into_iter().zip(verdicts).filter(|(_, v)| matches!(v, Ok(true))).map(|(c, _)| c));
         if page.len() > limit || next.is_none() {
             break;
