@@ -20,7 +20,7 @@ use crate::error::{ApiError, extractors};
 use crate::scripts::Scripts;
 use crate::twilio::SmsProvider;
 
-pub use crate::ops::MAX_JSON_BYTES;
+use crate::ops::MAX_JSON_BYTES;
 
 /// What every handler and worker shares.
 pub struct AppState {
