@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod compose;
 pub mod config;
+pub mod consent;
 pub mod contacts;
 pub mod db;
 pub mod demo;

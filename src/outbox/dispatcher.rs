@@ -397,14 +397,7 @@ async fn deliver(
                 .db
                 .write(move |tx| {
                     if kind == Refusal::Unsubscribed {
-                        crate::replies::consent::opt_out(
-                            tx,
-                            &sender,
-                            &recipient,
-                            "twilio:21610",
-                            Some(id),
-                            now,
-                        )?;
+                        crate::consent::opt_out(tx, &sender, &recipient, "twilio:21610", Some(id), now)?;
                     }
                     if let Some(reason) = code.and_then(marks_number) {
                         store::flag_number(tx, &recipient, code.unwrap_or_default(), reason, now)?;

@@ -75,7 +75,7 @@ async fn status_callback(
                 if code == 21610
                     && let Some(from) = &from
                 {
-                    crate::replies::consent::opt_out(tx, from, to, "twilio:21610", None, now)?;
+                    crate::consent::opt_out(tx, from, to, "twilio:21610", None, now)?;
                 }
             }
             Ok(())

@@ -402,11 +402,11 @@ fn store_reply(
             } else {
                 format!("phrase:{phrase}")
             };
-            super::consent::opt_out(tx, &r.to, &r.from, &how, Some(id), now)?;
+            crate::consent::opt_out(tx, &r.to, &r.from, &how, Some(id), now)?;
             crate::plans::store::stop_contact(tx, contact_id, "opted_out", now)?;
         }
         Intent::OptIn { keyword } => {
-            super::consent::opt_in(tx, &r.to, &r.from, &format!("keyword:{keyword}"), Some(id), now)?
+            crate::consent::opt_in(tx, &r.to, &r.from, &format!("keyword:{keyword}"), Some(id), now)?
         }
         Intent::Help | Intent::Nothing => {}
     }

@@ -1,8 +1,8 @@
 //! Replies (R-IN): the inbound webhook (`inbound`: signature, matching the sender to a contact,
 //! the push it queues), the thread of a contact's texts both ways (`threads`), opt-out keywords
-//! (`keywords`), the consent ledger (`consent`) and the admins' do-not-contact list (`dnc`).
+//! (`keywords`, written to the consent ledger in `crate::consent`) and the admins'
+//! do-not-contact list (`dnc`).
 
-pub mod consent;
 pub mod dnc;
 pub mod inbound;
 pub mod keywords;

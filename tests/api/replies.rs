@@ -113,34 +113,13 @@ async fn consent_changes_are_kept_in_a_ledger() {
     app.state
         .db
         .write(move |tx| {
-            tidings::replies::consent::opt_out(
-                tx,
-                "+13125550100",
-                "+13125550190",
-                "keyword:STOP",
-                Some(7),
-                now,
-            )?;
-            tidings::replies::consent::opt_in(
-                tx,
-                "+13125550100",
-                "+13125550190",
-                "keyword:START",
-                Some(8),
-                now,
-            )?;
-            tidings::replies::consent::opt_out(
-                tx,
-                "+13125550100",
-                "+13125550190",
-                "phrase:wrong number",
-                Some(9),
-                now,
-            )
+            tidings::consent::opt_out(tx, "+13125550100", "+13125550190", "keyword:STOP", Some(7), now)?;
+            tidings::consent::opt_in(tx, "+13125550100", "+13125550190", "keyword:START", Some(8), now)?;
+            tidings::consent::opt_out(tx, "+13125550100", "+13125550190", "phrase:wrong number", Some(9), now)
         })
         .await
         .unwrap();
-    let history = app.state.db.read(|c| tidings::replies::consent::history(c, "+13125550190")).await.unwrap();
+    let history = app.state.db.read(|c| tidings::consent::history(c, "+13125550190")).await.unwrap();
     let hows: Vec<(&str, &str)> = history.iter().map(|h| (h.action.as_str(), h.how.as_str())).collect();
     assert_eq!(
         hows,
@@ -338,7 +317,7 @@ async fn keywords_change_consent_and_help_is_answered_outside_the_limits() {
         "opted_out",
         "an ordinary message changes nothing"
     );
-    let ledger = app.state.db.read(|c| tidings::replies::consent::history(c, "+13125550142")).await.unwrap();
+    let ledger = app.state.db.read(|c| tidings::consent::history(c, "+13125550142")).await.unwrap();
     let hows: Vec<&str> = ledger.iter().map(|e| e.how.as_str()).collect();
     assert_eq!(hows, vec!["keyword:STOP", "keyword:START", "phrase:stop texting"]);
     assert!(ledger.iter().all(|e| e.message_id.is_some()));

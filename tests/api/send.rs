@@ -387,7 +387,7 @@ async fn refusals_fail_the_text_and_give_its_credits_back() {
         .unwrap();
     assert_eq!(q["lines"][0]["status"], "opted_out");
     assert_eq!(q["lines"][1]["status"], "ok");
-    let ledger = app.state.db.read(|c| tidings::replies::consent::history(c, "+13125551000")).await.unwrap();
+    let ledger = app.state.db.read(|c| tidings::consent::history(c, "+13125551000")).await.unwrap();
     assert_eq!((ledger[0].action.as_str(), ledger[0].how.as_str()), ("opt_out", "twilio:21610"));
 }
 

@@ -1,4 +1,5 @@
-//! Consent changes (R-IN-4): the current state in `opt_outs`, every change in the ledger.
+//! Consent changes (R-IN-4): the current state in `opt_outs`, every change in the ledger. A
+//! feature below compose and outbox, which check it, and replies, which change it by keyword.
 
 use rusqlite::{Connection, params};
 
