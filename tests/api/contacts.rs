@@ -102,6 +102,10 @@ async fn search_finds_names_emails_tags_and_numbers_in_any_format() {
     assert_eq!(names(&app, &t, "?q=jane%20doe").await, vec!["Jane"]);
     assert_eq!(names(&app, &t, "?q=jose").await, vec!["José"], "accents folded");
     assert_eq!(names(&app, &t, "?q=example.net").await, vec!["Janet"]);
+    // One dotted or @ word is looked for in the whole email; "J. Doe" is two name words.
+    assert_eq!(names(&app, &t, "?q=jane.doe@").await, vec!["Jane"]);
+    assert_eq!(names(&app, &t, "?q=J.%20Doe").await, vec!["Jane"]);
+    assert_eq!(names(&app, &t, "?q=Hern%C3%A1n").await, vec!["José"], "an accented leading word");
     assert_eq!(names(&app, &t, "?tag=SELLER").await, vec!["José"]);
     assert_eq!(names(&app, &t, "?email=JANE.DOE@example.com").await, vec!["Jane"]);
     for number in ["(773)%20555-0105", "773.555.0105", "%2B17735550105", "7735550105", "1-773-555-0105"] {
