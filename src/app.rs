@@ -17,6 +17,9 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{ApiError, extractors};
+use crate::outbox::dispatcher::Outbox;
+use crate::outbox::send::Sending;
+use crate::replies::inbound::Inbox;
 use crate::scripts::Scripts;
 use crate::twilio::SmsProvider;
 
@@ -30,9 +33,11 @@ pub struct AppState {
     pub sms: Arc<SmsProvider>,
     pub login_throttle: Arc<LoginThrottle>,
     pub scripts: Arc<Scripts>,
-    pub outbox: crate::outbox::dispatcher::Outbox,
+    pub outbox: Arc<Outbox>,
     pub push: Arc<crate::push::worker::Pusher>,
-    pub inbox: crate::replies::inbound::Inbox,
+    pub inbox: Arc<Inbox>,
+    /// The send service: send endpoints, thread replies, plans and the scheduler.
+    pub sending: Arc<Sending>,
 }
 
 impl AppState {
@@ -43,7 +48,7 @@ impl AppState {
 
     /// What a quote reads besides the database.
     pub fn quote_env(&self) -> crate::compose::quote::Env<'_> {
-        crate::compose::quote::Env { settings: &self.settings, scripts: &self.scripts, clock: &*self.clock }
+        self.sending.quote_env()
     }
 
     /// Opens the database (running migrations) and builds the providers.
@@ -54,17 +59,30 @@ impl AppState {
             Duration::from_millis(settings.database.busy_timeout_ms),
         )
         .await?;
-        Ok(AppState {
-            sms: Arc::new(SmsProvider::from_settings(&settings, db.clone())?),
-            login_throttle: Arc::new(LoginThrottle::new(&settings.auth)),
-            scripts: Arc::new(Scripts::new(&settings.scripts)),
-            outbox: Default::default(),
-            inbox: crate::replies::inbound::Inbox::new(tokio::runtime::Handle::current()),
-            push: Arc::new(crate::push::worker::Pusher::new(&settings)?),
-            settings: Arc::new(settings),
-            db,
-            clock,
-        })
+        let outbox: Arc<Outbox> = Default::default();
+        let push = Arc::new(crate::push::worker::Pusher::new(&settings)?);
+        let sms = Arc::new(SmsProvider::from_settings(&settings, db.clone())?);
+        let login_throttle = Arc::new(LoginThrottle::new(&settings.auth));
+        let scripts = Arc::new(Scripts::new(&settings.scripts));
+        let settings = Arc::new(settings);
+        let inbox = Arc::new(Inbox::new(
+            crate::replies::inbound::Context {
+                db: db.clone(),
+                clock: clock.clone(),
+                settings: settings.clone(),
+                outbox: outbox.clone(),
+                push: push.clone(),
+            },
+            tokio::runtime::Handle::current(),
+        ));
+        let sending = Arc::new(Sending {
+            db: db.clone(),
+            clock: clock.clone(),
+            settings: settings.clone(),
+            scripts: scripts.clone(),
+            outbox: outbox.clone(),
+        });
+        Ok(AppState { settings, db, clock, sms, login_throttle, scripts, outbox, push, inbox, sending })
     }
 }
 
@@ -87,8 +105,7 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
     let state = web::Data::new(state);
     crate::ops::prometheus();
     let data = state.clone();
-    // Each dependency is its own web::Data too, so a handler names only what it uses (issue 13:
-    // handlers move off AppState one feature at a time).
+    // Each dependency is its own web::Data, so a handler names only what it uses.
     let (db, clock, settings, scripts) = (
         web::Data::new(state.db.clone()),
         web::Data::from(state.clock.clone()),
@@ -96,6 +113,7 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
         web::Data::from(state.scripts.clone()),
     );
     let (sms, throttle) = (web::Data::from(state.sms.clone()), web::Data::from(state.login_throttle.clone()));
+    let (sending, inbox) = (web::Data::from(state.sending.clone()), web::Data::from(state.inbox.clone()));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -105,6 +123,8 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .app_data(scripts.clone())
             .app_data(sms.clone())
             .app_data(throttle.clone())
+            .app_data(sending.clone())
+            .app_data(inbox.clone())
             .app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(extractors::json))
             .app_data(web::QueryConfig::default().error_handler(extractors::query))
             .app_data(web::PathConfig::default().error_handler(extractors::path))
@@ -125,8 +145,8 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .configure(crate::limits::api::routes)
             .configure(crate::compose::api::routes)
             .configure(crate::outbox::api::routes)
-            .configure(crate::outbox::media::routes)
-            .configure(crate::replies::dnc::routes)
+            .configure(crate::media::api::routes)
+            .configure(crate::consent::dnc::routes)
             .configure(crate::replies::threads::routes)
             .configure(crate::push::api::routes)
             .configure(crate::plans::api::routes)
@@ -145,7 +165,16 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
     .listen(listener)?
     .run();
     let stop = CancellationToken::new();
-    let dispatcher = crate::outbox::dispatcher::spawn(state.clone(), stop.clone());
+    let dispatcher = crate::outbox::dispatcher::spawn(
+        Arc::new(crate::outbox::dispatcher::Context {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            settings: state.settings.clone(),
+            sms: state.sms.clone(),
+            outbox: state.outbox.clone(),
+        }),
+        stop.clone(),
+    );
     let pusher = crate::push::worker::spawn(
         crate::push::worker::Context {
             db: state.db.clone(),
@@ -155,8 +184,8 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
         },
         stop.clone(),
     );
-    let scheduler = crate::plans::scheduler::spawn(state.clone(), stop.clone());
-    let checkpointer = spawn_checkpointer(state.clone(), stop.clone());
+    let scheduler = crate::plans::scheduler::spawn(state.sending.clone(), stop.clone());
+    let checkpointer = spawn_checkpointer(state.db.clone(), stop.clone());
     Ok(Application {
         address,
         server,
@@ -169,19 +198,19 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
 /// Folds the WAL into the database ten times a second, beside the writes (see `Db::checkpoint`):
 /// small, frequent checkpoints keep the WAL short and no write waits long for one (at 9,000
 /// replies a second, half-second checkpoints put the webhook's p99 at 55-76 ms, these at 5 ms).
-fn spawn_checkpointer(state: web::Data<AppState>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+fn spawn_checkpointer(db: Db, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                 _ = stop.cancelled() => break,
             }
-            if let Err(e) = state.db.checkpoint().await {
+            if let Err(e) = db.checkpoint().await {
                 tracing::warn!(error = format!("{e:#}"), "a WAL checkpoint failed; trying again");
             }
         }
         // A last one on the way out.
-        let _ = state.db.checkpoint().await;
+        let _ = db.checkpoint().await;
     })
 }
 

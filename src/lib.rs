@@ -18,6 +18,7 @@ pub mod error;
 pub mod geo;
 pub mod idempotency;
 pub mod limits;
+pub mod media;
 pub mod ops;
 pub mod outbox;
 pub mod plans;

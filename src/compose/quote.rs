@@ -19,7 +19,7 @@ use crate::scripts::Scripts;
 use crate::scripts::{self, Compiled, Kind, ScriptError, context};
 
 /// The built-in transparent image that turns an SMS into an MMS recipients do not see (R-COST-3).
-pub const CLEAR_PNG: &str = "clear-png";
+pub use crate::media::CLEAR_PNG;
 /// Explicit recipients in one quote.
 pub const MAX_RECIPIENTS: usize = 10_000;
 /// How long a quote stays good for Send.
@@ -167,16 +167,6 @@ fn name_of(c: &Contact) -> String {
 }
 
 /// The numbers a query finds; `args` end with the JSON array of numbers it searches.
-fn numbers_in(
-    conn: &Connection,
-    sql: &str,
-    args: &[&dyn rusqlite::ToSql],
-) -> anyhow::Result<HashSet<String>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let found = stmt.query_map(args, |r| r.get(0))?.collect::<Result<_, _>>()?;
-    Ok(found)
-}
-
 pub fn load_script(conn: &Connection, id: i64, kind: Kind) -> anyhow::Result<scripts::store::Script> {
     let script = scripts::store::get(conn, id)?.ok_or_else(|| ApiError::not_found("script"))?;
     if script.kind != kind {
@@ -223,14 +213,7 @@ pub fn build(state: Env<'_>, conn: &Connection, me: &Agent, req: &QuoteRequest) 
     if media_ids.len() > 10 {
         return Err(ApiError::invalid_field("media_ids", "A text carries at most 10 media.").into());
     }
-    let mut known = conn.prepare_cached("SELECT 1 FROM media WHERE id = ?1 AND agent_id = ?2")?;
-    let mut unknown = None;
-    for m in media_ids.iter().filter(|m| *m != CLEAR_PNG) {
-        if !known.exists(rusqlite::params![m, me.id])? {
-            unknown = Some(m);
-            break;
-        }
-    }
+    let unknown = crate::media::store::first_unknown(conn, me.id, &media_ids)?;
     if let Some(unknown) = unknown {
         return Err(ApiError::invalid("unknown_media", format!("There is no media `{unknown}`."))
             .with("media_id", unknown.clone())
@@ -342,20 +325,7 @@ pub fn build(state: Env<'_>, conn: &Connection, me: &Agent, req: &QuoteRequest) 
         })
         .collect();
     let numbers: Vec<&str> = resolved.iter().filter_map(|r| r.as_deref().ok()).collect();
-    let numbers = serde_json::to_string(&numbers)?;
-    let dnc = numbers_in(
-        conn,
-        "SELECT number FROM dnc_numbers WHERE number IN (SELECT value FROM json_each(?1))",
-        &[&numbers],
-    )?;
-    let opted_out = match &sender {
-        Some(s) => numbers_in(
-            conn,
-            "SELECT number FROM opt_outs WHERE sender = ?1 AND number IN (SELECT value FROM json_each(?2))",
-            &[s, &numbers],
-        )?,
-        None => HashSet::new(),
-    };
+    let blocks = crate::consent::blocks(conn, sender.as_deref(), &numbers)?;
 
     // Lines, before rendering.
     let mut lines = Vec::with_capacity(contacts.len());
@@ -402,11 +372,13 @@ pub fn build(state: Env<'_>, conn: &Connection, me: &Agent, req: &QuoteRequest) 
                 line.error = Some(e.clone());
             }
             (_, Err((status, reason))) => skip(*status, reason.clone()),
-            (_, Ok(n)) if dnc.contains(n) => {
-                skip(Status::Dnc, "the number is on the do-not-contact list".into())
-            }
-            (_, Ok(n)) if opted_out.contains(n) => {
-                skip(Status::OptedOut, "the number opted out of your texts".into())
+            (_, Ok(n)) if blocks.contains_key(n) => {
+                let block = blocks[n];
+                let status = match block {
+                    crate::consent::Block::Dnc => Status::Dnc,
+                    crate::consent::Block::OptedOut => Status::OptedOut,
+                };
+                skip(status, block.reason().into())
             }
             (_, Ok(n)) if !taken.insert(n.clone()) => {
                 skip(Status::Duplicate, "the number is already a recipient of this send".into())

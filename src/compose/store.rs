@@ -29,3 +29,23 @@ pub fn save_quote(
     ])?;
     Ok(())
 }
+
+/// A quote as remembered: what was asked, and what it came to.
+pub struct StoredQuote {
+    pub id: String,
+    pub request: String,
+    pub fingerprint: String,
+    pub expires_at: i64,
+}
+
+/// The agent's kept quote `id`.
+pub fn stored_quote(c: &Connection, agent_id: i64, id: String) -> anyhow::Result<Option<StoredQuote>> {
+    use rusqlite::OptionalExtension;
+    Ok(c.prepare_cached(
+        "SELECT request, fingerprint, expires_at FROM quotes WHERE id = ?1 AND agent_id = ?2",
+    )?
+    .query_row(params![id, agent_id], |r| {
+        Ok(StoredQuote { id: id.clone(), request: r.get(0)?, fingerprint: r.get(1)?, expires_at: r.get(2)? })
+    })
+    .optional()?)
+}

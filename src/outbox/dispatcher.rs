@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use actix_web::web;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -16,7 +15,10 @@ use tokio_util::sync::CancellationToken;
 use super::pacing::{NumberType, Pacer, number_type};
 use super::status::{Refusal, Status, marks_number, refusal};
 use super::store::{self, Claimed};
-use crate::app::AppState;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::twilio::SmsProvider;
 use crate::twilio::{NewMessage, TwilioError};
 
 /// What the rest of the daemon needs of the dispatcher.
@@ -45,8 +47,17 @@ impl Outbox {
     }
 }
 
+/// What the dispatcher works with (built at the edge).
+pub struct Context {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    pub sms: Arc<SmsProvider>,
+    pub outbox: Arc<Outbox>,
+}
+
 /// Runs the dispatcher until `stop` fires, then waits for the texts in flight.
-pub fn spawn(state: web::Data<AppState>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn(state: Arc<Context>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if let Err(e) = run(state, stop).await {
             tracing::error!(error = format!("{e:#}"), "the dispatcher stopped");
@@ -54,7 +65,7 @@ pub fn spawn(state: web::Data<AppState>, stop: CancellationToken) -> tokio::task
     })
 }
 
-async fn run(state: web::Data<AppState>, stop: CancellationToken) -> anyhow::Result<()> {
+async fn run(state: Arc<Context>, stop: CancellationToken) -> anyhow::Result<()> {
     let now = state.clock.now();
     let recovered = state.db.write(move |tx| store::recover(tx, now)).await?;
     if recovered > 0 {
@@ -160,7 +171,7 @@ type Accepted = (i64, String, String, Option<u32>, jiff::Timestamp);
 /// Records accepted texts in batches, one transaction for all that arrived meanwhile: the common
 /// outcome costs no write of its own. Ends when every sender of the channel is gone.
 fn spawn_recorder(
-    state: web::Data<AppState>,
+    state: Arc<Context>,
 ) -> (tokio::sync::mpsc::UnboundedSender<Accepted>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Accepted>();
     let handle = tokio::spawn(async move {
@@ -227,14 +238,14 @@ fn release(in_flight: &mut HashMap<String, usize>, done: Result<String, tokio::t
     }
 }
 
-fn status_callback(state: &AppState) -> Option<String> {
+fn status_callback(state: &Context) -> Option<String> {
     let base = state.settings.server.public_url.trim_end_matches('/');
     (!state.sms.is_sandbox()).then(|| format!("{base}/webhooks/twilio/status"))
 }
 
 /// Sends one claimed text and records the outcome.
 async fn deliver(
-    state: &web::Data<AppState>,
+    state: &Context,
     pacer: &Pacer,
     accepted: &tokio::sync::mpsc::UnboundedSender<Accepted>,
     m: Claimed,
@@ -302,15 +313,18 @@ async fn deliver(
     let (blocked, earlier) = state
         .db
         .read(move |c| {
-            Ok((store::blocked(c, &sender, &recipient)?, store::earlier_pending(c, &sender, &recipient, id)?))
+            Ok((
+                crate::consent::blocked(c, &sender, &recipient)?,
+                store::earlier_pending(c, &sender, &recipient, id)?,
+            ))
         })
         .await?;
     // No text ever reaches an opted-out or DNC number, whatever the quote said (R-IN-4).
-    if let Some(reason) = blocked {
-        let reason = reason.to_owned();
+    if let Some(block) = blocked {
+        let reason = block.reason();
         state
             .db
-            .write(move |tx| store::end_unsent(tx, id, Status::Sending, Status::Failed, None, &reason, now))
+            .write(move |tx| store::end_unsent(tx, id, Status::Sending, Status::Failed, None, reason, now))
             .await?;
         return Ok(());
     }

@@ -4,8 +4,10 @@
 
 pub mod api;
 pub mod dispatcher;
-pub mod media;
+pub mod later;
+pub mod notices;
 pub mod pacing;
+pub mod send;
 pub mod status;
 pub mod store;
 pub mod webhook;

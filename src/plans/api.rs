@@ -10,10 +10,10 @@ use super::model::{PlanInput, Window, step_at};
 use super::store::{self, NewEnrollment, Plan};
 use crate::accounts::Authenticated;
 use crate::accounts::model::Agent;
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::geo::recipient_zone;
 use crate::idempotency::{self, Key};
+use crate::outbox::send::Sending;
 use crate::scripts::Kind;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -33,7 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// A plan, validated, with its templates compiled and its scripts and media checked to exist and
 /// be the agent's.
 fn checked(
-    state: &AppState,
+    state: &Sending,
     conn: &Connection,
     me: &Agent,
     mut input: PlanInput,
@@ -57,17 +57,12 @@ fn checked(
                 ApiError::invalid_field(&format!("steps[{i}].template_script"), format!("{e}"))
             })?;
         }
-        for m in s.media_ids.iter().filter(|m| *m != crate::compose::quote::CLEAR_PNG) {
-            let known = conn
-                .prepare_cached("SELECT 1 FROM media WHERE id = ?1 AND agent_id = ?2")?
-                .exists(rusqlite::params![m, me.id])?;
-            if !known {
-                return Err(ApiError::invalid_field(
-                    &format!("steps[{i}].media_ids"),
-                    format!("There is no media `{m}`."),
-                )
-                .into());
-            }
+        if let Some(m) = crate::media::store::first_unknown(conn, me.id, &s.media_ids)? {
+            return Err(ApiError::invalid_field(
+                &format!("steps[{i}].media_ids"),
+                format!("There is no media `{m}`."),
+            )
+            .into());
         }
     }
     Ok(input)
@@ -87,14 +82,14 @@ fn owned(conn: &Connection, me: &Agent, id: i64) -> anyhow::Result<Plan> {
     Ok(store::get(conn, scope, id)?.ok_or_else(|| ApiError::not_found("plan"))?)
 }
 
-async fn list(state: web::Data<AppState>, Authenticated(me): Authenticated) -> ApiResult<HttpResponse> {
+async fn list(state: web::Data<Sending>, Authenticated(me): Authenticated) -> ApiResult<HttpResponse> {
     let items = state.db.read(move |c| store::list(c, me.id)).await?;
     let items: Vec<_> = items.iter().map(|(p, n)| view(p, Some(*n))).collect();
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
 
 async fn create(
-    state: web::Data<AppState>,
+    state: web::Data<Sending>,
     Authenticated(me): Authenticated,
     body: web::Json<PlanInput>,
 ) -> ApiResult<HttpResponse> {
@@ -111,7 +106,7 @@ async fn create(
 }
 
 async fn read(
-    state: web::Data<AppState>,
+    state: web::Data<Sending>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
@@ -123,7 +118,7 @@ async fn read(
 /// Live enrollments keep their place (the next step by position) and their day 0; their next
 /// step's time is worked out again from the new steps; past the new last step they complete.
 async fn update(
-    state: web::Data<AppState>,
+    state: web::Data<Sending>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
     body: web::Json<PlanInput>,
@@ -151,7 +146,7 @@ async fn update(
 }
 
 async fn delete(
-    state: web::Data<AppState>,
+    state: web::Data<Sending>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
@@ -166,7 +161,7 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn set_paused(state: web::Data<AppState>, me: Agent, id: i64, paused: bool) -> ApiResult<HttpResponse> {
+async fn set_paused(state: web::Data<Sending>, me: Agent, id: i64, paused: bool) -> ApiResult<HttpResponse> {
     let now = state.clock.now();
     let plan = state
         .db
@@ -182,7 +177,7 @@ async fn set_paused(state: web::Data<AppState>, me: Agent, id: i64, paused: bool
 /// Paused: no step goes out. Resumed: steps that fell due meanwhile go at once (quiet hours and
 /// limits still apply), later ones at their times.
 async fn pause(
-    state: web::Data<AppState>,
+    state: web::Data<Sending>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
@@ -190,7 +185,7 @@ async fn pause(
 }
 
 async fn resume(
-    state: web::Data<AppState>,
+    state: web::Data<Sending>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
@@ -208,7 +203,7 @@ pub struct EnrollRequest {
 
 /// Enrolls contacts by id, by filter script, or ids narrowed by a filter (as sends choose).
 async fn enroll(
-    state: web::Data<AppState>,
+    state: web::Data<Sending>,
     http: actix_web::HttpRequest,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
@@ -242,7 +237,7 @@ async fn enroll(
 
 /// Enrolls the chosen contacts of the agent in a plan; (enrolled, chosen).
 pub fn enroll_in(
-    state: &AppState,
+    state: &Sending,
     tx: &Connection,
     me: &Agent,
     plan_id: i64,
@@ -333,7 +328,7 @@ struct Page {
 }
 
 async fn enrollments(
-    state: web::Data<AppState>,
+    state: web::Data<Sending>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
     page: web::Query<Page>,
@@ -351,7 +346,7 @@ async fn enrollments(
 }
 
 async fn enrollment(
-    state: web::Data<AppState>,
+    state: web::Data<Sending>,
     Authenticated(me): Authenticated,
     path: web::Path<(crate::error::PathId, crate::error::PathId)>,
 ) -> ApiResult<HttpResponse> {
@@ -369,7 +364,7 @@ async fn enrollment(
 
 /// Removes a contact from the plan: its enrollment stops (kept, with the reason `removed`).
 async fn remove(
-    state: web::Data<AppState>,
+    state: web::Data<Sending>,
     Authenticated(me): Authenticated,
     path: web::Path<(crate::error::PathId, crate::error::PathId)>,
 ) -> ApiResult<HttpResponse> {

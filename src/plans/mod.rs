@@ -2,6 +2,5 @@
 
 pub mod api;
 pub mod model;
-pub mod notices;
 pub mod scheduler;
 pub mod store;

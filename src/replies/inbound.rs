@@ -7,17 +7,22 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use anyhow::Context;
+use anyhow::Context as _;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::json;
 
 use super::keywords::{self, Intent};
 use crate::accounts::model::Agent;
-use crate::app::AppState;
+use crate::clock::Clock;
+use crate::config::Settings;
 use crate::contacts::model::{ContactInput, PhoneInput, Source};
+use crate::db::Db;
 use crate::db::millis;
 use crate::error::ApiError;
 use crate::idempotency::{self, Key};
+use crate::outbox::dispatcher::Outbox;
+use crate::push::worker::Pusher;
+use crate::twilio::SmsProvider;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhooks/twilio/inbound", web::post().to(inbound))
@@ -59,12 +64,17 @@ fn read(pairs: &[(String, String)]) -> Result<Reply, ApiError> {
 }
 
 async fn inbound(
-    state: web::Data<AppState>,
+    inbox: web::Data<Inbox>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let pairs = crate::outbox::webhook::verified_form(&state, &req, "/webhooks/twilio/inbound", &body)?;
-    receive(&state, read(&pairs)?).await?;
+    let pairs = crate::twilio::webhook::verified_form(
+        &inbox.context.settings,
+        &req,
+        "/webhooks/twilio/inbound",
+        &body,
+    )?;
+    receive(&inbox, read(&pairs)?).await?;
     Ok(twiml())
 }
 
@@ -80,24 +90,25 @@ struct SandboxReply {
 /// Sandbox mode only: a reply to the caller's number, through the same path as a signed webhook,
 /// so the demo shows the whole loop (text → reply → thread → notification).
 async fn sandbox_inbound(
-    state: web::Data<AppState>,
+    inbox: web::Data<Inbox>,
+    sms: web::Data<SmsProvider>,
     req: HttpRequest,
     crate::accounts::Authenticated(me): crate::accounts::Authenticated,
     body: web::Json<SandboxReply>,
 ) -> Result<HttpResponse, ApiError> {
-    if !state.sms.is_sandbox() {
+    if !sms.is_sandbox() {
         return Err(ApiError::not_found("endpoint (sandbox mode only)"));
     }
     let key = Key::from_json(&req, &*body)?;
-    let db = state.db.clone();
+    let db = inbox.context.db.clone();
     let agent = me.id;
-    idempotency::once(&db, agent, key, |key| sandbox_reply(state, me, body.into_inner(), key)).await
+    idempotency::once(&db, agent, key, |key| sandbox_reply(inbox, me, body.into_inner(), key)).await
 }
 
 /// The sandbox's reply. With a key its sid comes from the key, so a retry is the same reply
 /// (stored once by the inbox) even when the answer was lost before the key was kept.
 async fn sandbox_reply(
-    state: web::Data<AppState>,
+    inbox: web::Data<Inbox>,
     me: crate::accounts::model::Agent,
     b: SandboxReply,
     key: Option<Key>,
@@ -127,10 +138,11 @@ async fn sandbox_reply(
         geo: json!({}),
     };
     let sid = reply.sid.clone();
-    receive(&state, reply).await?;
+    receive(&inbox, reply).await?;
     let body = json!({"sid": sid});
-    let (answer, now) = (body.clone(), state.clock.now());
-    state
+    let (answer, now) = (body.clone(), inbox.context.clock.now());
+    inbox
+        .context
         .db
         .write(move |tx| idempotency::keep(tx, me.id, key.as_ref(), StatusCode::CREATED, &answer, now))
         .await?;
@@ -138,14 +150,14 @@ async fn sandbox_reply(
 }
 
 /// Stores a reply for the agent holding its `To` number (nothing for an unknown one).
-async fn receive(state: &web::Data<AppState>, reply: Reply) -> Result<(), ApiError> {
-    match state.inbox.submit(state, reply).await? {
+async fn receive(inbox: &web::Data<Inbox>, reply: Reply) -> Result<(), ApiError> {
+    match inbox.clone().into_inner().submit(reply).await? {
         Stored::New { answered } => {
             // The outbox has work only when HELP was answered.
             if answered {
-                state.outbox.wake();
+                inbox.context.outbox.wake();
             }
-            state.push.wake();
+            inbox.context.push.wake();
         }
         Stored::Repeat => {}
         Stored::UnknownTo(to) => {
@@ -178,6 +190,16 @@ type Job = (Reply, tokio::sync::oneshot::Sender<anyhow::Result<Stored>>);
 pub struct Inbox {
     queue: std::sync::Mutex<Queue>,
     runtime: tokio::runtime::Handle,
+    context: Context,
+}
+
+/// What storing replies uses and wakes (built at the edge).
+pub struct Context {
+    pub db: Db,
+    pub clock: std::sync::Arc<dyn Clock>,
+    pub settings: std::sync::Arc<Settings>,
+    pub outbox: std::sync::Arc<Outbox>,
+    pub push: std::sync::Arc<Pusher>,
 }
 
 #[derive(Default)]
@@ -188,11 +210,11 @@ struct Queue {
 
 impl Inbox {
     /// An inbox whose drain task runs on `runtime`.
-    pub fn new(runtime: tokio::runtime::Handle) -> Inbox {
-        Inbox { queue: Default::default(), runtime }
+    pub fn new(context: Context, runtime: tokio::runtime::Handle) -> Inbox {
+        Inbox { queue: Default::default(), runtime, context }
     }
 
-    async fn submit(&self, state: &web::Data<AppState>, reply: Reply) -> anyhow::Result<Stored> {
+    async fn submit(self: std::sync::Arc<Self>, reply: Reply) -> anyhow::Result<Stored> {
         let (done, result) = tokio::sync::oneshot::channel();
         let start = {
             let mut q = self.queue.lock().map_err(|_| anyhow::anyhow!("inbox lock poisoned"))?;
@@ -200,7 +222,7 @@ impl Inbox {
             !std::mem::replace(&mut q.draining, true)
         };
         if start {
-            self.runtime.spawn(drain(state.clone()));
+            self.runtime.spawn(drain(self.clone()));
         }
         result.await.unwrap_or_else(|_| Err(anyhow::anyhow!("storing the reply failed")))
     }
@@ -216,24 +238,24 @@ impl Inbox {
     }
 }
 
-async fn drain(state: web::Data<AppState>) {
+async fn drain(inbox: std::sync::Arc<Inbox>) {
     /// Should the task die (a panic), another takes over the replies still queued.
-    struct Restart(web::Data<AppState>);
+    struct Restart(std::sync::Arc<Inbox>);
     impl Drop for Restart {
         fn drop(&mut self) {
             if std::thread::panicking()
-                && let Ok(mut q) = self.0.inbox.queue.lock()
+                && let Ok(mut q) = self.0.queue.lock()
             {
                 q.draining = !q.jobs.is_empty();
                 if q.draining {
-                    self.0.inbox.runtime.spawn(drain(self.0.clone()));
+                    self.0.runtime.spawn(drain(self.0.clone()));
                 }
             }
         }
     }
-    let _restart = Restart(state.clone());
-    while let Some(jobs) = state.inbox.next() {
-        store_batch(&state, jobs).await;
+    let _restart = Restart(inbox.clone());
+    while let Some(jobs) = inbox.next() {
+        store_batch(&inbox.context, jobs).await;
     }
 }
 
@@ -241,7 +263,7 @@ async fn drain(state: web::Data<AppState>) {
 /// transaction fails for one reply's sake, each is tried again in a transaction of its own and
 /// answered as it goes, so one bad reply fails alone (the common case pays for no savepoints);
 /// when the database itself fails (busy, full, I/O), all are answered with that at once.
-async fn store_batch(state: &web::Data<AppState>, jobs: Vec<Job>) {
+async fn store_batch(state: &Context, jobs: Vec<Job>) {
     let (replies, waiting): (Vec<Reply>, Vec<_>) = jobs.into_iter().unzip();
     let replies = std::sync::Arc::new(replies);
     // A reply that failed is answered 500 and shows in Twilio's error log.
@@ -265,7 +287,7 @@ async fn store_batch(state: &web::Data<AppState>, jobs: Vec<Job>) {
 
 /// Stores `replies[range]` in one transaction: all of them, or none.
 async fn write(
-    state: &web::Data<AppState>,
+    state: &Context,
     replies: &std::sync::Arc<Vec<Reply>>,
     range: std::ops::Range<usize>,
 ) -> anyhow::Result<Vec<Stored>> {

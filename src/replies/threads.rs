@@ -1,34 +1,25 @@
 //! Threads and notifications (R-IN-3): a contact's texts both ways in order, unread counts, and
-//! one notification per reply.
+//! one notification per reply; and the one-contact text from the thread (R-IN-5).
 
-use actix_web::{HttpResponse, web};
-use rusqlite::params;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::store::{self, Before};
 use crate::accounts::Authenticated;
-use crate::app::AppState;
-use crate::db::{millis, timestamp};
+use crate::accounts::model::Agent;
+use crate::clock::Clock;
+use crate::compose::quote::{QuoteRequest, RecipientInput};
+use crate::db::{Db, millis};
 use crate::error::{ApiError, ApiResult};
-
-/// The number a contact last texted the agent from, if any: where a thread reply goes by default.
-pub fn last_texted_from(
-    conn: &rusqlite::Connection,
-    agent_id: i64,
-    contact_id: i64,
-) -> anyhow::Result<Option<String>> {
-    use rusqlite::OptionalExtension;
-    Ok(conn
-        .prepare_cached(
-            "SELECT sender FROM inbound_messages WHERE contact_id = ?1 AND agent_id = ?2
-             ORDER BY created_at DESC, id DESC LIMIT 1",
-        )?
-        .query_row(params![contact_id, agent_id], |r| r.get(0))
-        .optional()?)
-}
+use crate::idempotency::{self, Key};
+use crate::outbox::send::{SendError, Sending};
+use crate::outbox::store::Priority;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/contacts/{id}/messages", web::get().to(thread))
+        .route("/v1/contacts/{id}/messages", web::post().to(reply))
         .route("/v1/contacts/{id}/read", web::post().to(mark_read))
         .route("/v1/notifications", web::get().to(notifications))
         .route("/v1/notifications/read-all", web::post().to(read_all))
@@ -43,9 +34,19 @@ struct Page {
     cursor: Option<String>,
 }
 
+/// Reads a cursor this API gave out: `time.direction.id`.
+fn cursor(c: &str) -> Option<Before> {
+    let mut parts = c.splitn(3, '.');
+    Some(Before {
+        at: parts.next()?.parse().ok()?,
+        direction: parts.next()?.to_owned(),
+        id: parts.next()?.parse().ok()?,
+    })
+}
+
 /// A thread page, newest first, keyed by (time, direction, id) so pages never skip or repeat.
 async fn thread(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
     q: web::Query<Page>,
@@ -55,94 +56,113 @@ async fn thread(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid_field("limit", "limit is between 1 and 200."));
     }
-    let before: (i64, String, i64) = match &q.cursor {
-        None => (i64::MAX, String::new(), 0),
-        Some(c) => {
-            let mut parts = c.splitn(3, '.');
-            match (
-                parts.next().and_then(|p| p.parse().ok()),
-                parts.next(),
-                parts.next().and_then(|p| p.parse().ok()),
-            ) {
-                (Some(t), Some(d), Some(i)) => (t, d.to_owned(), i),
-                _ => {
-                    return Err(ApiError::bad_request(
-                        "invalid_cursor",
-                        "The cursor is not one this API gave out.",
-                    ));
-                }
-            }
-        }
+    let before = match &q.cursor {
+        None => Before { at: i64::MAX, direction: String::new(), id: 0 },
+        Some(c) => cursor(c).ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", "The cursor is not one this API gave out.")
+        })?,
     };
-    let page = state
-        .db
+    let (mut items, unread) = db
         .read(move |c| {
             if crate::contacts::store::get(c, agent, contact_id)?.is_none() {
                 return Err(ApiError::not_found("contact").into());
             }
-            let mut stmt = c.prepare_cached(
-                "SELECT * FROM (
-                     SELECT created_at AS at, 'outbound' AS direction, id, body, media_urls AS media, status,
-                            error_code, NULL AS read_at, sender, recipient
-                     FROM messages WHERE contact_id = ?1 AND agent_id = ?2
-                     UNION ALL
-                     SELECT created_at, 'inbound', id, body, media, 'received', NULL, read_at, sender, recipient
-                     FROM inbound_messages WHERE contact_id = ?1 AND agent_id = ?2)
-                 WHERE (at, direction, id) < (?3, ?4, ?5)
-                 ORDER BY at DESC, direction DESC, id DESC LIMIT ?6",
-            )?;
-            let rows = stmt.query_map(
-                params![contact_id, agent, before.0, if before.1.is_empty() { "zzzz" } else { &before.1 }, before.2, limit as i64 + 1],
-                |r| {
-                    let media: String = r.get(4)?;
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        json!({
-                            "direction": r.get::<_, String>(1)?, "id": r.get::<_, i64>(2)?, "body": r.get::<_, String>(3)?,
-                            "media": serde_json::from_str::<Value>(&media).unwrap_or_default(),
-                            "status": r.get::<_, String>(5)?, "error_code": r.get::<_, Option<i64>>(6)?,
-                            "read": r.get::<_, Option<i64>>(7)?.is_some() || r.get::<_, String>(1)? == "outbound",
-                            "from": r.get::<_, String>(8)?, "to": r.get::<_, String>(9)?,
-                            "at": timestamp(r.get(0)?),
-                        }),
-                    ))
-                },
-            )?;
-            let mut items: Vec<(i64, String, i64, Value)> = rows.collect::<Result<_, _>>()?;
-            let unread: i64 = c
-                .prepare_cached("SELECT count(*) FROM inbound_messages WHERE contact_id = ?1 AND agent_id = ?2 AND read_at IS NULL")?
-                .query_row(params![contact_id, agent], |r| r.get(0))?;
-            let more = items.len() > limit;
-            items.truncate(limit);
-            let next = if more { items.last().map(|(t, d, i, _)| format!("{t}.{d}.{i}")) } else { None };
-            Ok((items.into_iter().map(|(_, _, _, v)| v).collect::<Vec<_>>(), next, unread))
+            Ok((
+                store::thread_page(c, agent, contact_id, &before, limit)?,
+                store::unread_of_contact(c, agent, contact_id)?,
+            ))
         })
         .await?;
-    let (items, next, unread) = page;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = if more { items.last().map(|(t, d, i, _)| format!("{t}.{d}.{i}")) } else { None };
+    let items: Vec<Value> = items.into_iter().map(|(_, _, _, v)| v).collect();
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next, "unread": unread})))
 }
 
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Reply {
+    body: String,
+    #[serde(default)]
+    media_ids: Vec<String>,
+    /// One of the contact's numbers; default: the usual choice (R-REC-1).
+    #[serde(default)]
+    number: Option<String>,
+}
+
+/// A one-contact text from the thread (R-IN-5), ahead of bulk traffic.
+async fn reply(
+    sending: web::Data<Sending>,
+    req: HttpRequest,
+    Authenticated(me): Authenticated,
+    id: web::Path<crate::error::PathId>,
+    body: web::Json<Reply>,
+) -> ApiResult<HttpResponse> {
+    let contact_id = id.into_inner().0;
+    let key = Key::from_json(&req, &*body)?;
+    let db = sending.db.clone();
+    idempotency::once(&db, me.id, key, |key| thread_reply(sending, me, contact_id, body.into_inner(), key))
+        .await
+}
+
+async fn thread_reply(
+    sending: web::Data<Sending>,
+    me: Agent,
+    contact_id: i64,
+    b: Reply,
+    key: Option<Key>,
+) -> ApiResult<(StatusCode, Value)> {
+    let agent = me.id;
+    let found = sending
+        .db
+        .read(move |c| {
+            let Some(contact) = crate::contacts::store::get(c, agent, contact_id)? else { return Ok(None) };
+            Ok(Some((contact, store::last_texted_from(c, agent, contact_id)?)))
+        })
+        .await?;
+    let Some((contact, last_from)) = found else { return Err(ApiError::not_found("contact")) };
+    // By default the reply goes to the number the contact last texted from, while it is still
+    // one of theirs; otherwise the usual choice (R-REC-1).
+    let number = b.number.or_else(|| {
+        last_from.filter(|n| contact.phones.iter().any(|p| p.valid && p.e164.as_deref() == Some(n.as_str())))
+    });
+    let request = QuoteRequest {
+        recipients: vec![RecipientInput { contact_id, number }],
+        body: Some(b.body),
+        media_ids: b.media_ids,
+        ..Default::default()
+    };
+    match sending.into_inner().queue(&me, request, None, Priority::OneToOne, key).await {
+        Err(SendError::NothingToSend { lines }) => {
+            let line = lines.first();
+            Err(ApiError::invalid(
+                "not_sendable",
+                format!(
+                    "This contact cannot be texted: {}.",
+                    line.and_then(|l| l.reason.as_deref()).unwrap_or("no reason given")
+                ),
+            )
+            .with("recipient_status", line.map(|l| json!(l.status)).unwrap_or_default()))
+        }
+        other => Ok(other?),
+    }
+}
+
 async fn mark_read(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let (contact_id, agent, now) = (id.into_inner().0, me.id, millis(state.clock.now()));
-    state
-        .db
-        .write(move |tx| {
-            if crate::contacts::store::get(tx, agent, contact_id)?.is_none() {
-                return Err(ApiError::not_found("contact").into());
-            }
-            tx.prepare_cached("UPDATE inbound_messages SET read_at = ?3 WHERE contact_id = ?1 AND agent_id = ?2 AND read_at IS NULL")?
-                .execute(params![contact_id, agent, now])?;
-            tx.prepare_cached("UPDATE notifications SET read_at = ?3 WHERE contact_id = ?1 AND agent_id = ?2 AND read_at IS NULL")?
-                .execute(params![contact_id, agent, now])?;
-            Ok(())
-        })
-        .await?;
+    let (contact_id, agent, now) = (id.into_inner().0, me.id, millis(clock.now()));
+    db.write(move |tx| {
+        if crate::contacts::store::get(tx, agent, contact_id)?.is_none() {
+            return Err(ApiError::not_found("contact").into());
+        }
+        store::mark_contact_read(tx, agent, contact_id, now)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -155,60 +175,32 @@ struct NotificationQuery {
 }
 
 async fn notifications(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     Authenticated(me): Authenticated,
     q: web::Query<NotificationQuery>,
 ) -> ApiResult<HttpResponse> {
     let (agent, unread, limit) = (me.id, q.unread, q.limit.unwrap_or(50).clamp(1, 200));
-    let items = state
-        .db
-        .read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, contact_id, message_id, title, preview, read_at, created_at FROM notifications
-                 WHERE agent_id = ?1 AND (?2 = 0 OR read_at IS NULL) ORDER BY id DESC LIMIT ?3",
-            )?;
-            let rows = stmt.query_map(params![agent, unread, limit as i64], |r| {
-                Ok(json!({
-                    "id": r.get::<_, i64>(0)?, "contact_id": r.get::<_, Option<i64>>(1)?, "message_id": r.get::<_, i64>(2)?,
-                    "contact_name": r.get::<_, String>(3)?, "preview": r.get::<_, String>(4)?,
-                    "read": r.get::<_, Option<i64>>(5)?.is_some(), "created_at": timestamp(r.get(6)?),
-                }))
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await?;
+    let items = db.read(move |c| store::notifications(c, agent, unread, limit)).await?;
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
 
 async fn read_one(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
     Authenticated(me): Authenticated,
     id: web::Path<crate::error::PathId>,
 ) -> ApiResult<HttpResponse> {
-    let (id, agent, now) = (id.into_inner().0, me.id, millis(state.clock.now()));
-    let found = state
-        .db
-        .write(move |tx| {
-            let n = tx
-                .prepare_cached("UPDATE notifications SET read_at = coalesce(read_at, ?3) WHERE id = ?1 AND agent_id = ?2")?
-                .execute(params![id, agent, now])?;
-            Ok(n == 1)
-        })
-        .await?;
+    let (id, agent, now) = (id.into_inner().0, me.id, millis(clock.now()));
+    let found = db.write(move |tx| store::read_notification(tx, agent, id, now)).await?;
     if found { Ok(HttpResponse::NoContent().finish()) } else { Err(ApiError::not_found("notification")) }
 }
 
-async fn read_all(state: web::Data<AppState>, Authenticated(me): Authenticated) -> ApiResult<HttpResponse> {
-    let (agent, now) = (me.id, millis(state.clock.now()));
-    state
-        .db
-        .write(move |tx| {
-            tx.prepare_cached(
-                "UPDATE notifications SET read_at = ?2 WHERE agent_id = ?1 AND read_at IS NULL",
-            )?
-            .execute(params![agent, now])?;
-            Ok(())
-        })
-        .await?;
+async fn read_all(
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    Authenticated(me): Authenticated,
+) -> ApiResult<HttpResponse> {
+    let (agent, now) = (me.id, millis(clock.now()));
+    db.write(move |tx| store::read_all_notifications(tx, agent, now)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

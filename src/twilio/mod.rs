@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod signature;
+pub mod webhook;
 
 use crate::config::Settings;
 use crate::db::{Db, millis};

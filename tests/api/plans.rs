@@ -34,7 +34,7 @@ async fn texts_to(app: &TestApp, number: &str) -> Vec<String> {
 /// Moves the clock to `when` and runs scheduler rounds until nothing more is due.
 async fn tick(app: &TestApp, when: &str) {
     app.clock.set(at(when));
-    while run_due(&app.state).await.unwrap() > 0 {}
+    while run_due(&app.state.sending).await.unwrap() > 0 {}
 }
 
 async fn plan(app: &TestApp, token: &str, body: Value) -> i64 {
@@ -259,8 +259,12 @@ async fn two_schedulers_on_one_database_send_each_step_once() {
     .await;
     enroll(&one, &t, p, &ids).await;
     // Both apps' background schedulers run too; and two rounds at once from each.
-    let (a, b, c, d) =
-        tokio::join!(run_due(&one.state), run_due(&two.state), run_due(&one.state), run_due(&two.state));
+    let (a, b, c, d) = tokio::join!(
+        run_due(&one.state.sending),
+        run_due(&two.state.sending),
+        run_due(&one.state.sending),
+        run_due(&two.state.sending)
+    );
     for r in [a, b, c, d] {
         r.unwrap();
     }
@@ -341,9 +345,9 @@ async fn a_team_agents_first_text_brings_the_notice_and_next_day_the_privacy_tex
     assert_eq!(texts_to(&app, "+13125550101").await.len(), 3, "not before 10:00 in Chicago");
     tick(&app, "2027-03-02T16:00:00Z").await;
     let texts = texts_to(&app, "+13125550101").await;
-    assert_eq!(texts.last().map(String::as_str), Some(tidings::plans::notices::PRIVACY_TEXT));
+    assert_eq!(texts.last().map(String::as_str), Some(tidings::outbox::notices::PRIVACY_TEXT));
     assert_eq!(
-        tidings::plans::notices::PRIVACY_TEXT,
+        tidings::outbox::notices::PRIVACY_TEXT,
         "To better serve you, messages may be shared with other team members. Please call or text me with questions."
     );
     tick(&app, "2027-03-05T16:00:00Z").await;
@@ -511,7 +515,7 @@ async fn a_round_that_dies_midway_leaves_nothing_and_the_next_sends_each_step_on
         .await
         .unwrap();
     enroll(&app, &t, p, &ids).await;
-    let died = run_due(&app.state).await;
+    let died = run_due(&app.state.sending).await;
     assert!(died.is_err(), "the round failed");
     assert_eq!(app.count("messages").await, 0, "nothing of the round is left");
     assert!(enrollments(&app, &t, p).await.iter().all(|e| e["steps_sent"] == 0 && e["state"] == "active"));

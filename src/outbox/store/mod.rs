@@ -1,5 +1,7 @@
 //! All SQL of the outbox: batches, messages, claims, outcomes, refunds.
 
+pub mod scheduled;
+
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
@@ -506,20 +508,6 @@ pub fn known_sids(conn: &Connection, sids: &[String]) -> anyhow::Result<std::col
     Ok(known)
 }
 
-/// Is this number blocked for this sender now (opted out, or on the DNC list)?
-pub fn blocked(conn: &Connection, sender: &str, number: &str) -> anyhow::Result<Option<&'static str>> {
-    if conn.prepare_cached("SELECT 1 FROM dnc_numbers WHERE number = ?1")?.exists([number])? {
-        return Ok(Some("the number is on the do-not-contact list"));
-    }
-    if conn
-        .prepare_cached("SELECT 1 FROM opt_outs WHERE sender = ?1 AND number = ?2")?
-        .exists([sender, number])?
-    {
-        return Ok(Some("the number opted out of texts from this sender"));
-    }
-    Ok(None)
-}
-
 /// Marks what a carrier error says about a number.
 pub fn flag_number(
     conn: &Connection,
@@ -535,4 +523,24 @@ pub fn flag_number(
     )?
     .execute(params![number, code, reason, millis(now)])?;
     Ok(())
+}
+
+/// The sandbox's record of an agent's own texts, newest first.
+pub fn sandbox_record(c: &Connection, agent_id: i64) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT s.sid, s.sender, s.recipient, s.body, s.media_urls, s.created_at
+         FROM sandbox_messages s JOIN messages m ON m.twilio_sid = s.sid
+         WHERE m.agent_id = ?1
+         ORDER BY s.created_at DESC, s.sid LIMIT 500",
+    )?;
+    let rows = stmt.query_map([agent_id], |r| {
+        let media: String = r.get(4)?;
+        Ok(serde_json::json!({
+            "sid": r.get::<_, String>(0)?, "from": r.get::<_, String>(1)?, "to": r.get::<_, String>(2)?,
+            "body": r.get::<_, String>(3)?,
+            "media_urls": serde_json::from_str::<serde_json::Value>(&media).unwrap_or_default(),
+            "created_at": crate::db::timestamp(r.get(5)?),
+        }))
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

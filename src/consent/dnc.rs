@@ -2,13 +2,13 @@
 //! shown as `dnc` in quotes and is never texted by anyone.
 
 use actix_web::{HttpResponse, web};
-use rusqlite::params;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::store;
 use crate::accounts::Admin;
-use crate::app::AppState;
-use crate::db::{millis, timestamp};
+use crate::clock::Clock;
+use crate::db::{Db, millis};
 use crate::domain::phone;
 use crate::error::{ApiError, ApiResult};
 
@@ -41,7 +41,8 @@ struct Entry {
 }
 
 async fn add(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
     Admin(me): Admin,
     body: web::Json<Entry>,
 ) -> ApiResult<HttpResponse> {
@@ -50,35 +51,15 @@ async fn add(
     if body.reason.chars().count() > 500 {
         return Err(ApiError::invalid_field("reason", "reason is at most 500 characters."));
     }
-    let (n, reason, now) = (number.clone(), body.reason.trim().to_owned(), millis(state.clock.now()));
-    let added = state
-        .db
-        .write(move |tx| {
-            Ok(tx
-                .prepare_cached(
-                    "INSERT INTO dnc_numbers (number, reason, added_by, created_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT DO NOTHING",
-                )?
-                .execute(params![n, reason, me.id, now])?
-                == 1)
-        })
-        .await?;
+    let (n, reason, now) = (number.clone(), body.reason.trim().to_owned(), millis(clock.now()));
+    let added = db.write(move |tx| Ok(store::add_dnc(tx, &[(n, reason)], me.id, now)? == 1)).await?;
     let status = if added { actix_web::http::StatusCode::CREATED } else { actix_web::http::StatusCode::OK };
     Ok(HttpResponse::build(status).json(json!({"number": number, "added": added})))
 }
 
-async fn remove(
-    state: web::Data<AppState>,
-    Admin(me): Admin,
-    number: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+async fn remove(db: web::Data<Db>, Admin(me): Admin, number: web::Path<String>) -> ApiResult<HttpResponse> {
     let number = parse(&number, me.country.id()).map_err(|_| ApiError::not_found("number on the list"))?;
-    let gone = state
-        .db
-        .write(move |tx| {
-            Ok(tx.prepare_cached("DELETE FROM dnc_numbers WHERE number = ?1")?.execute([number])? == 1)
-        })
-        .await?;
+    let gone = db.write(move |tx| store::remove_dnc(tx, &number)).await?;
     if gone { Ok(HttpResponse::NoContent().finish()) } else { Err(ApiError::not_found("number on the list")) }
 }
 
@@ -89,27 +70,13 @@ struct Page {
     limit: Option<usize>,
 }
 
-async fn list(state: web::Data<AppState>, _admin: Admin, q: web::Query<Page>) -> ApiResult<HttpResponse> {
+async fn list(db: web::Data<Db>, _admin: Admin, q: web::Query<Page>) -> ApiResult<HttpResponse> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid_field("limit", "limit is between 1 and 1000."));
     }
     let after = q.cursor.clone().unwrap_or_default();
-    let items = state
-        .db
-        .read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT number, reason, added_by, created_at FROM dnc_numbers WHERE number > ?1 ORDER BY number LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![after, limit as i64 + 1], |r| {
-                Ok(json!({
-                    "number": r.get::<_, String>(0)?, "reason": r.get::<_, String>(1)?,
-                    "added_by": r.get::<_, Option<i64>>(2)?, "created_at": timestamp(r.get(3)?),
-                }))
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await?;
+    let items = db.read(move |c| store::dnc_page(c, &after, limit + 1)).await?;
     let more = items.len() > limit;
     let items: Vec<_> = items.into_iter().take(limit).collect();
     let next = if more { items.last().and_then(|i| i["number"].as_str()).map(str::to_owned) } else { None };
@@ -118,7 +85,12 @@ async fn list(state: web::Data<AppState>, _admin: Admin, q: web::Query<Page>) ->
 
 /// `number[,reason]` lines, a header first (`number` and optionally `reason`). Good lines are
 /// added, bad ones reported with their line; numbers already listed are counted, not repeated.
-async fn import(state: web::Data<AppState>, Admin(me): Admin, body: web::Bytes) -> ApiResult<HttpResponse> {
+async fn import(
+    db: web::Data<Db>,
+    clock: web::Data<dyn Clock>,
+    Admin(me): Admin,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
     let text = std::str::from_utf8(&body).map_err(|e| {
         let line = 1 + body[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count();
         ApiError::invalid("csv_not_utf8", format!("Line {line} is not UTF-8 text.")).with("line", line)
@@ -150,20 +122,9 @@ async fn import(state: web::Data<AppState>, Admin(me): Admin, body: web::Bytes) 
     if good.is_empty() && rejected.is_empty() {
         return Err(ApiError::invalid("csv_empty", "The file has no numbers."));
     }
-    let now = millis(state.clock.now());
-    let (added, total) = state
-        .db
-        .write(move |tx| {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO dnc_numbers (number, reason, added_by, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-            )?;
-            let mut added = 0;
-            for (n, reason) in &good {
-                added += stmt.execute(params![n, reason, me.id, now])?;
-            }
-            Ok((added, good.len()))
-        })
-        .await?;
+    let now = millis(clock.now());
+    let total = good.len();
+    let added = db.write(move |tx| store::add_dnc(tx, &good, me.id, now)).await?;
     Ok(HttpResponse::Ok()
         .json(json!({"added": added, "already_listed": total - added, "rejected": rejected})))
 }

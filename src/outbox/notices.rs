@@ -5,11 +5,10 @@
 
 use rusqlite::Connection;
 
-use super::model::Window;
-use super::store;
+use super::store::scheduled as store;
+use super::store::{queue_uncounted, uncounted};
 use crate::accounts::model::Agent;
-use crate::geo::recipient_zone;
-use crate::outbox::store::{queue_uncounted, uncounted};
+use crate::geo::{Window, recipient_zone};
 
 /// The exact text of the next day (R-TEAM-1).
 pub const PRIVACY_TEXT: &str = "To better serve you, messages may be shared with other team members. Please call or text me with questions.";
