@@ -104,7 +104,7 @@ async fn run() {
             let req = tidings::plans::api::EnrollRequest { contact_ids: chunk.to_vec(), filter_script: None };
             state
                 .db
-                .write(move |tx| tidings::plans::api::enroll_in(&worker, tx, &me, p, &req, now))
+                .write(move |tx| tidings::plans::api::enroll_in(&worker.sending, tx, &me, p, &req, now))
                 .await
                 .expect("enroll");
         }
