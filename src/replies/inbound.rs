@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use anyhow::Context as _;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use serde_json::json;
 
 use super::keywords::{self, Intent};
+use super::store;
 use crate::accounts::model::Agent;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -347,11 +348,7 @@ fn store(
 }
 
 fn agent_for(conn: &Connection, number: &str) -> anyhow::Result<Option<Agent>> {
-    let id: Option<i64> = conn
-        .prepare_cached("SELECT id FROM agents WHERE sending_number = ?1")?
-        .query_row([number], |r| r.get(0))
-        .optional()?;
-    match id {
+    match store::agent_holding(conn, number)? {
         Some(id) => crate::accounts::store::agent_by_id(conn, id),
         None => Ok(None),
     }
@@ -367,19 +364,12 @@ fn store_reply(
     help: Option<String>,
     now: jiff::Timestamp,
 ) -> anyhow::Result<bool> {
-    if tx.prepare_cached("SELECT 1 FROM inbound_messages WHERE twilio_sid = ?1")?.exists([&r.sid])? {
+    if store::is_stored(tx, &r.sid)? {
         return Ok(false);
     }
     // The contact of this agent with this number, in any format it was entered (R-IN-2), and
     // the name its notification shows.
-    let existing: Option<(i64, String)> = tx
-        .prepare_cached(
-            "SELECT p.contact_id, trim(c.first_name || ' ' || c.last_name) FROM contact_phones p
-             JOIN contacts c ON c.id = p.contact_id
-             WHERE p.agent_id = ?1 AND p.e164 = ?2 ORDER BY p.contact_id LIMIT 1",
-        )?
-        .query_row(params![agent.id, r.from], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()?;
+    let existing = store::contact_with_number(tx, agent.id, &r.from)?;
     let (contact_id, name) = match existing {
         Some(found) => found,
         None => {
@@ -400,23 +390,18 @@ fn store_reply(
         Intent::Help => Some("help"),
         Intent::Nothing => None,
     };
-    let id = tx
-        .prepare_cached(
-            "INSERT INTO inbound_messages (twilio_sid, agent_id, contact_id, sender, recipient, body, media, geo, intent, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?
-        .insert(params![
-            r.sid,
-            agent.id,
-            contact_id,
-            r.from,
-            r.to,
-            r.body,
-            serde_json::to_string(&r.media)?,
-            r.geo.to_string(),
-            intent_name,
-            millis(now)
-        ])?;
+    let row = store::Inbound {
+        sid: &r.sid,
+        agent_id: agent.id,
+        contact_id,
+        from: &r.from,
+        to: &r.to,
+        body: &r.body,
+        media: serde_json::to_string(&r.media)?,
+        geo: r.geo.to_string(),
+        intent: intent_name,
+    };
+    let id = store::insert_inbound(tx, &row, millis(now))?;
     match intent {
         Intent::OptOut { phrase } => {
             let how = if phrase.chars().all(|c| c.is_ascii_uppercase()) {
@@ -441,11 +426,7 @@ fn store_reply(
     } else {
         r.body.chars().take(140).collect()
     };
-    let notification = tx
-        .prepare_cached(
-            "INSERT INTO notifications (agent_id, contact_id, message_id, title, preview, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .insert(params![agent.id, contact_id, id, name, preview, millis(now)])?;
+    let notification = store::notify(tx, agent.id, contact_id, id, &name, &preview, millis(now))?;
     // One push per device of the agent (R-PUSH-2), badge = the agent's unread notifications
     // (a counter the notifications' triggers keep).
     let unread = match seen.unread.get_mut(&agent.id) {
@@ -454,9 +435,7 @@ fn store_reply(
             *unread
         }
         None => {
-            let unread: u32 = tx
-                .prepare_cached("SELECT unread_notifications FROM agents WHERE id = ?1")?
-                .query_row([agent.id], |r| r.get(0))?;
+            let unread = store::unread_notifications(tx, agent.id)?;
             seen.unread.insert(agent.id, unread);
             unread
         }

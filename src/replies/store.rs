@@ -117,3 +117,78 @@ pub fn read_all_notifications(tx: &Connection, agent: i64, now: i64) -> anyhow::
         .execute(params![agent, now])?;
     Ok(())
 }
+
+/// The agent holding a sending number.
+pub fn agent_holding(conn: &Connection, number: &str) -> anyhow::Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM agents WHERE sending_number = ?1")?
+        .query_row([number], |r| r.get(0))
+        .optional()?)
+}
+
+/// Whether a reply with this MessageSid is stored already.
+pub fn is_stored(conn: &Connection, sid: &str) -> anyhow::Result<bool> {
+    Ok(conn.prepare_cached("SELECT 1 FROM inbound_messages WHERE twilio_sid = ?1")?.exists([sid])?)
+}
+
+/// The agent's contact with this number, in any format it was entered (R-IN-2), and its name.
+pub fn contact_with_number(
+    conn: &Connection,
+    agent_id: i64,
+    e164: &str,
+) -> anyhow::Result<Option<(i64, String)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT p.contact_id, trim(c.first_name || ' ' || c.last_name) FROM contact_phones p
+             JOIN contacts c ON c.id = p.contact_id
+             WHERE p.agent_id = ?1 AND p.e164 = ?2 ORDER BY p.contact_id LIMIT 1",
+        )?
+        .query_row(params![agent_id, e164], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?)
+}
+
+/// A reply to store.
+pub struct Inbound<'a> {
+    pub sid: &'a str,
+    pub agent_id: i64,
+    pub contact_id: i64,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub body: &'a str,
+    pub media: String,
+    pub geo: String,
+    pub intent: Option<&'a str>,
+}
+
+pub fn insert_inbound(tx: &Connection, r: &Inbound<'_>, now: i64) -> anyhow::Result<i64> {
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO inbound_messages (twilio_sid, agent_id, contact_id, sender, recipient, body, media, geo, intent, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .insert(params![r.sid, r.agent_id, r.contact_id, r.from, r.to, r.body, r.media, r.geo, r.intent, now])?)
+}
+
+/// The notification of a reply (R-IN-3).
+pub fn notify(
+    tx: &Connection,
+    agent_id: i64,
+    contact_id: i64,
+    message_id: i64,
+    title: &str,
+    preview: &str,
+    now: i64,
+) -> anyhow::Result<i64> {
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO notifications (agent_id, contact_id, message_id, title, preview, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .insert(params![agent_id, contact_id, message_id, title, preview, now])?)
+}
+
+/// An agent's unread notifications, as the triggers on `notifications` keep them.
+pub fn unread_notifications(conn: &Connection, agent_id: i64) -> anyhow::Result<u32> {
+    Ok(conn
+        .prepare_cached("SELECT unread_notifications FROM agents WHERE id = ?1")?
+        .query_row([agent_id], |r| r.get(0))?)
+}
