@@ -7,12 +7,14 @@
 //! day (clients retry within minutes). Failed requests leave no key: nothing was done, so the same
 //! key may try again.
 
+mod store;
+
 use std::future::Future;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use anyhow::Context;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -115,17 +117,10 @@ pub fn keep(
 ) -> anyhow::Result<()> {
     let Some(k) = key else { return Ok(()) };
     let day_ago = millis(now) - KEPT_MS;
-    tx.prepare_cached("DELETE FROM idempotency_keys WHERE agent_id = ?1 AND created_at < ?2")?
-        .execute(params![agent_id, day_ago])
-        .context("letting old idempotency keys go")?;
-    let taken = tx
-        .prepare_cached(
-            "INSERT INTO idempotency_keys (agent_id, key, request_hash, status, response, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![agent_id, k.key, k.hash, status.as_u16(), body.to_string(), millis(now)])
-        .context("storing an idempotency key")?
-        == 0;
+    store::forget_before(tx, agent_id, day_ago).context("letting old idempotency keys go")?;
+    let stored = store::Stored { hash: k.hash.clone(), status: status.as_u16(), response: body.to_string() };
+    let taken =
+        !store::take(tx, agent_id, &k.key, &stored, millis(now)).context("storing an idempotency key")?;
     if taken {
         return Err(ApiError::conflict(TAKEN, "").into());
     }
@@ -135,18 +130,10 @@ pub fn keep(
 /// The answer stored under the key, replayed; an error when the key came with another request.
 async fn stored(db: &Db, agent_id: i64, k: &Key) -> ApiResult<Option<HttpResponse>> {
     let (key, day_ago) = (k.key.clone(), millis(jiff::Timestamp::now()) - KEPT_MS);
-    let row: Option<(String, u16, String)> = db
-        .read(move |c| {
-            c.prepare_cached(
-                "SELECT request_hash, status, response FROM idempotency_keys
-                 WHERE agent_id = ?1 AND key = ?2 AND created_at >= ?3",
-            )?
-            .query_row(params![agent_id, key, day_ago], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()
-            .context("reading an idempotency key")
-        })
+    let row = db
+        .read(move |c| store::get(c, agent_id, &key, day_ago).context("reading an idempotency key"))
         .await?;
-    let Some((hash, status, response)) = row else { return Ok(None) };
+    let Some(store::Stored { hash, status, response }) = row else { return Ok(None) };
     if hash != k.hash {
         return Err(reused());
     }
