@@ -114,6 +114,8 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
     );
     let (sms, throttle) = (web::Data::from(state.sms.clone()), web::Data::from(state.login_throttle.clone()));
     let (sending, inbox) = (web::Data::from(state.sending.clone()), web::Data::from(state.inbox.clone()));
+    let filters: web::Data<dyn crate::contacts::Filter> =
+        web::Data::from(state.scripts.clone() as Arc<dyn crate::contacts::Filter>);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -125,6 +127,7 @@ pub fn build(state: AppState) -> anyhow::Result<Application> {
             .app_data(throttle.clone())
             .app_data(sending.clone())
             .app_data(inbox.clone())
+            .app_data(filters.clone())
             .app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(extractors::json))
             .app_data(web::QueryConfig::default().error_handler(extractors::query))
             .app_data(web::PathConfig::default().error_handler(extractors::path))

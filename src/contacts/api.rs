@@ -13,7 +13,6 @@ use crate::clock::Clock;
 use crate::db::Db;
 use crate::domain::phone;
 use crate::error::{ApiError, ApiResult};
-use crate::scripts::Scripts;
 
 /// The largest CSV file accepted by the API.
 pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
@@ -132,7 +131,7 @@ fn looks_like_email_part(text: &str) -> bool {
 async fn list(
     db: web::Data<Db>,
     clock: web::Data<dyn Clock>,
-    scripts: web::Data<Scripts>,
+    filters: web::Data<dyn super::Filter>,
     Authenticated(me): Authenticated,
     query: web::Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -178,17 +177,12 @@ async fn list(
     let (items, next) = match q.filter_script {
         None => db.read(move |c| store::list(c, me.id, &search, after.as_ref(), limit)).await?,
         Some(id) => {
-            let script = crate::scripts::api::load(&db, id).await?;
-            if script.kind != crate::scripts::Kind::Filter {
-                return Err(ApiError::invalid_field(
-                    "filter_script",
-                    format!("Script {id} is a template, not a filter."),
-                ));
-            }
-            let compiled =
-                scripts.compile(script.kind, &script.source).map_err(crate::scripts::api::compile_error)?;
-            let (engine, now) = (scripts.clone(), clock.now());
-            db.read(move |c| filtered_page((&engine, &compiled), now, c, &me, &search, after, limit)).await?
+            let now = clock.now();
+            db.read(move |c| {
+                let keep = filters.prepare(c, id)?;
+                filtered_page(&keep, now, c, &me, &search, after, limit)
+            })
+            .await?
         }
     };
     Ok(HttpResponse::Ok().json(json!({
@@ -241,7 +235,7 @@ async fn import_csv(
 /// A page of the contacts a filter script matches, walking the list in batches from the cursor
 /// until the page is full. Runs on the database's blocking thread.
 fn filtered_page(
-    (scripts, filter): (&crate::scripts::Scripts, &crate::scripts::Compiled),
+    keep: &super::Verdicts<'_>,
     now: jiff::Timestamp,
     conn: &rusqlite::Connection,
     me: &crate::accounts::model::Agent,
@@ -249,15 +243,11 @@ fn filtered_page(
     mut after: Option<store::Cursor>,
     limit: usize,
 ) -> anyhow::Result<(Vec<super::model::Contact>, Option<store::Cursor>)> {
-    use crate::scripts::context;
-    let now = context::agent_now(me, now);
-    let agent = context::agent(me);
     let mut page = Vec::with_capacity(limit + 1);
     loop {
         let (batch, next) = store::list(conn, me.id, search, after.as_ref(), 1_000)?;
-        let inputs: Vec<_> = batch.iter().map(|c| context::contact(c, None)).collect();
-        let verdicts = scripts.filter_all(filter, &inputs, &agent, &now);
-        page.extend(batch.into_iter().zip(verdicts).filter(|(_, v)| matches!(v, Ok(true))).map(|(c, _)| c));
+        let verdicts = keep(&batch, me, now);
+        page.extend(batch.into_iter().zip(verdicts).filter(|(_, v)| *v).map(|(c, _)| c));
         if page.len() > limit || next.is_none() {
             break;
         }

@@ -12,6 +12,19 @@ use crate::accounts::model::Country;
 use crate::error::ApiError;
 use model::NewContact;
 
+/// The verdict of a prepared filter over a batch of contacts (true: keep), for the agent, now.
+pub type Verdicts<'a> =
+    Box<dyn Fn(&[model::Contact], &crate::accounts::model::Agent, jiff::Timestamp) -> Vec<bool> + 'a>;
+
+/// Chooses contacts by an admin's filter script (R-SCR-2) for the filtered list. Implemented by
+/// `scripts`, which sits above contacts (scripts read contacts' values): contacts names what it
+/// needs, the edge hands it the engine.
+pub trait Filter: Send + Sync {
+    /// Loads and compiles filter script `id`; its problem (not found, not a filter, does not
+    /// compile) when it cannot be used.
+    fn prepare(&self, conn: &Connection, id: i64) -> anyhow::Result<Verdicts<'_>>;
+}
+
 /// How an import treats a row that matches one of the agent's contacts, by a valid number or
 /// by email (R-CON-3): importing the same file twice adds nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]

@@ -349,6 +349,30 @@ fn par_map<T: Sync, R: Send>(
     })
 }
 
+/// The contacts list's filter (R-SCR-2): the script loaded, checked to be a filter and compiled;
+/// a contact is kept when the filter says `true` (an error or `false` leaves it out).
+impl crate::contacts::Filter for Scripts {
+    fn prepare(&self, conn: &rusqlite::Connection, id: i64) -> anyhow::Result<crate::contacts::Verdicts<'_>> {
+        let script = store::get(conn, id)?.ok_or_else(|| crate::error::ApiError::not_found("script"))?;
+        if script.kind != Kind::Filter {
+            return Err(crate::error::ApiError::invalid_field(
+                "filter_script",
+                format!("Script {id} is a template, not a filter."),
+            )
+            .into());
+        }
+        let compiled = self.compile(script.kind, &script.source).map_err(api::compile_error)?;
+        Ok(Box::new(move |contacts, agent, now| {
+            let inputs: Vec<_> = contacts.iter().map(|c| context::contact(c, None)).collect();
+            let (agent_value, now) = (context::agent(agent), context::agent_now(agent, now));
+            self.filter_all(&compiled, &inputs, &agent_value, &now)
+                .into_iter()
+                .map(|v| matches!(v, Ok(true)))
+                .collect()
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
