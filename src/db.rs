@@ -190,6 +190,22 @@ pub fn timestamp(ms: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
+/// Runs `f` inside a savepoint of the caller's transaction: its writes are kept when it returns
+/// `Ok` and undone when it returns an error (the rest of the transaction stays).
+pub fn savepoint<T>(tx: &Connection, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    tx.execute_batch("SAVEPOINT part").context("opening a savepoint")?;
+    match f() {
+        Ok(v) => {
+            tx.execute_batch("RELEASE part").context("releasing a savepoint")?;
+            Ok(v)
+        }
+        Err(e) => {
+            tx.execute_batch("ROLLBACK TO part; RELEASE part").context("rolling back a savepoint")?;
+            Err(e)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -145,11 +145,12 @@ fn run_send(
             sender,
             counted: true,
         };
-        tx.execute_batch("SAVEPOINT scheduled_send")?;
-        match super::send::commit(tx, &sending.settings, agent, &batch, &messages, now) {
-            Ok(_) => tx.execute_batch("RELEASE scheduled_send")?,
+        // A passed limit undoes only this send's writes; the job waits a day.
+        match crate::db::savepoint(tx, || {
+            super::send::commit(tx, &sending.settings, agent, &batch, &messages, now)
+        }) {
+            Ok(_) => {}
             Err(e) if e.is::<LimitExceeded>() => {
-                tx.execute_batch("ROLLBACK TO scheduled_send; RELEASE scheduled_send")?;
                 let p = crate::limits::agent_periods(agent, now);
                 let why = format!("limit_exceeded: {e}; waits for the next day");
                 return store::postpone_job(tx, job.id, p.day_resets_at, &why, now);
