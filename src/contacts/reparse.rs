@@ -3,7 +3,7 @@
 //! threads are keyed on `e164` and follow by themselves: they are looked up by it, not copied.
 
 use anyhow::Context;
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::domain::phone::{self, Label};
@@ -26,56 +26,37 @@ pub struct Change {
 
 /// Every stored number whose reading with its agent's country differs from what is stored.
 pub fn changes(conn: &Connection) -> anyhow::Result<Vec<Change>> {
-    let mut stmt = conn.prepare(
-        "SELECT p.id, p.contact_id, p.agent_id, p.number, a.country, p.e164, p.extension, p.valid
-         FROM contact_phones p JOIN agents a ON a.id = p.agent_id ORDER BY p.id",
-    )?;
-    let mut rows = stmt.query([])?;
     let mut out = Vec::new();
-    while let Some(r) = rows.next().context("reading stored numbers")? {
-        let country: String = r.get(4)?;
+    super::store::each_number(conn, |n| {
         let region =
-            crate::accounts::model::Country::parse(&country).map(|c| c.id()).unwrap_or(phone::Id::US);
-        let number: String = r.get(3)?;
-        let now = phone::parse(&number, Label::Other, region);
-        let (e164, extension, valid): (Option<String>, Option<String>, bool) =
-            (r.get(5)?, r.get(6)?, r.get(7)?);
-        if now.e164 != e164 || now.extension != extension || now.valid != valid {
+            crate::accounts::model::Country::parse(&n.country).map(|c| c.id()).unwrap_or(phone::Id::US);
+        let now = phone::parse(&n.number, Label::Other, region);
+        if now.e164 != n.e164 || now.extension != n.extension || now.valid != n.valid {
             out.push(Change {
-                phone_id: r.get(0)?,
-                contact_id: r.get(1)?,
-                agent_id: r.get(2)?,
-                number,
-                country,
-                e164,
-                valid,
+                phone_id: n.phone_id,
+                contact_id: n.contact_id,
+                agent_id: n.agent_id,
+                number: n.number,
+                country: n.country,
+                e164: n.e164,
+                valid: n.valid,
                 new_e164: now.e164,
                 new_extension: now.extension,
                 new_valid: now.valid,
             });
         }
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
 /// Writes the changes, in the caller's transaction; a number changed since [`changes`] read it
 /// is left as it is now.
 pub fn apply(tx: &Connection, changes: &[Change]) -> anyhow::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "UPDATE contact_phones SET e164 = ?2, extension = ?3, valid = ?4
-         WHERE id = ?1 AND number = ?5 AND e164 IS ?6 AND valid = ?7",
-    )?;
     for c in changes {
-        stmt.execute(params![
-            c.phone_id,
-            c.new_e164,
-            c.new_extension,
-            c.new_valid,
-            c.number,
-            c.e164,
-            c.valid
-        ])
-        .with_context(|| format!("correcting stored number {}", c.phone_id))?;
+        let reading = (c.new_e164.as_deref(), c.new_extension.as_deref(), c.new_valid);
+        super::store::correct_number(tx, c.phone_id, (&c.number, c.e164.as_deref(), c.valid), reading)
+            .with_context(|| format!("correcting stored number {}", c.phone_id))?;
     }
     Ok(())
 }

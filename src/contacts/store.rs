@@ -564,3 +564,57 @@ pub fn list(
     }
     Ok((out, next))
 }
+
+/// A stored number as entered and as read, with its agent's country.
+pub struct StoredNumber {
+    pub phone_id: i64,
+    pub contact_id: i64,
+    pub agent_id: i64,
+    pub number: String,
+    pub country: String,
+    pub e164: Option<String>,
+    pub extension: Option<String>,
+    pub valid: bool,
+}
+
+/// Calls `f` with every stored number in id order, one row at a time (a million contacts are
+/// never held at once).
+pub fn each_number(
+    conn: &Connection,
+    mut f: impl FnMut(StoredNumber) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT p.id, p.contact_id, p.agent_id, p.number, a.country, p.e164, p.extension, p.valid
+         FROM contact_phones p JOIN agents a ON a.id = p.agent_id ORDER BY p.id",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next().context("reading stored numbers")? {
+        f(StoredNumber {
+            phone_id: r.get(0)?,
+            contact_id: r.get(1)?,
+            agent_id: r.get(2)?,
+            number: r.get(3)?,
+            country: r.get(4)?,
+            e164: r.get(5)?,
+            extension: r.get(6)?,
+            valid: r.get(7)?,
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes a number's new reading `(e164, extension, valid)`, unless it changed since it was
+/// read as `(number, e164, valid)`.
+pub fn correct_number(
+    tx: &Connection,
+    phone_id: i64,
+    (number, e164, valid): (&str, Option<&str>, bool),
+    (new_e164, new_extension, new_valid): (Option<&str>, Option<&str>, bool),
+) -> anyhow::Result<()> {
+    tx.prepare_cached(
+        "UPDATE contact_phones SET e164 = ?2, extension = ?3, valid = ?4
+         WHERE id = ?1 AND number = ?5 AND e164 IS ?6 AND valid = ?7",
+    )?
+    .execute(params![phone_id, new_e164, new_extension, new_valid, number, e164, valid])?;
+    Ok(())
+}
