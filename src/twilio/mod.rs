@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod signature;
+mod store;
 pub mod webhook;
 
 use crate::config::Settings;
@@ -64,16 +65,9 @@ impl SmsProvider {
                     serde_json::to_string(m.media_urls).unwrap_or_default(),
                 );
                 let now = millis(jiff::Timestamp::now());
-                db.write(move |tx| {
-                    tx.prepare_cached(
-                        "INSERT INTO sandbox_messages (sid, sender, recipient, body, media_urls, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )?
-                    .execute(rusqlite::params![row.0, row.1, row.2, row.3, row.4, now])?;
-                    Ok(())
-                })
-                .await
-                .map_err(|e| TwilioError::Decode(format!("sandbox: {e:#}")))?;
+                db.write(move |tx| store::record(tx, &row, now))
+                    .await
+                    .map_err(|e| TwilioError::Decode(format!("sandbox: {e:#}")))?;
                 Ok(MessageResource::sandbox(sid, m))
             }
         }
@@ -91,18 +85,20 @@ impl SmsProvider {
             SmsProvider::Sandbox { db, .. } => {
                 let (to, from) = (to.to_owned(), from.to_owned());
                 db.read(move |c| {
-                    let mut stmt = c.prepare_cached(
-                        "SELECT sid, body FROM sandbox_messages WHERE recipient = ?1 AND sender = ?2 AND created_at >= ?3",
-                    )?;
-                    let rows = stmt.query_map(rusqlite::params![to, from, millis(since)], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                    })?;
-                    let mut out = Vec::new();
-                    for row in rows {
-                        let (sid, body) = row?;
-                        out.push(MessageResource::sandbox(sid, &NewMessage { to: &to, from: &from, body: &body, media_urls: &[], status_callback: None }));
-                    }
-                    Ok(out)
+                    let found = store::sent_since(c, &to, &from, millis(since))?;
+                    Ok(found
+                        .into_iter()
+                        .map(|(sid, body)| {
+                            let m = NewMessage {
+                                to: &to,
+                                from: &from,
+                                body: &body,
+                                media_urls: &[],
+                                status_callback: None,
+                            };
+                            MessageResource::sandbox(sid, &m)
+                        })
+                        .collect())
                 })
                 .await
                 .map_err(|e| TwilioError::Decode(format!("sandbox: {e:#}")))
