@@ -221,19 +221,7 @@ fn run_step(
         }
         used.daily_segments += line.segments;
         used.monthly_credits += line.credits;
-        sending.push((
-            e,
-            Outgoing {
-                contact_id: e.contact_id,
-                recipient: number,
-                body: line.body.clone().unwrap_or_default(),
-                media_urls: media.clone(),
-                kind: if line.kind == Some(crate::compose::cost::Kind::Mms) { "mms" } else { "sms" },
-                segments: line.segments,
-                credits: line.credits,
-                quiet: window.bounds(now, &zone(&e.time_zone)),
-            },
-        ));
+        sending.push((e, crate::outbox::send::text(line, &media, window.bounds(now, &zone(&e.time_zone)))));
     }
     if sending.is_empty() {
         return Ok(());
